@@ -1,1 +1,3 @@
-export {};
+// The Linux syscall module (koffi; loaded on first use), as a namespace: `sys.memfdCreate(...)`.
+export * as sys from "./sys/index.js";
+export { SysError, isSysError } from "./sys/index.js";

@@ -97,9 +97,10 @@ export class GuestMemory {
    */
   find(gpa: number, len: number): number {
     if (!(gpa >= 0) || !(len >= 0)) return -1; // also rejects NaN
-    const end = gpa + len;
+    // Compare len with the room left (exact: both ends are integers below 2^53)
+    // rather than gpa + len with the end, which can round near 2^53.
     let i = this.last;
-    if (i < this.starts.length && gpa >= this.starts[i]! && gpa < this.ends[i]! && end <= this.ends[i]!) return i;
+    if (i < this.starts.length && gpa >= this.starts[i]! && gpa < this.ends[i]! && len <= this.ends[i]! - gpa) return i;
     const starts = this.starts;
     let lo = 0;
     let hi = starts.length - 1;
@@ -111,7 +112,7 @@ export class GuestMemory {
         lo = mid + 1;
       } else hi = mid - 1;
     }
-    if (i < 0 || gpa >= this.ends[i]! || end > this.ends[i]!) return -1;
+    if (i < 0 || gpa >= this.ends[i]! || len > this.ends[i]! - gpa) return -1;
     this.last = i;
     return i;
   }

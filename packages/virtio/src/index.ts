@@ -9,3 +9,17 @@ export {
   type QueueFault,
   type QueueStats,
 } from "./queue.js";
+export * from "./layout.js";
+export {
+  HOST_LITTLE_ENDIAN,
+  SplitDevice,
+  SplitDriver,
+  newDescChains,
+  type SplitDeviceOptions,
+  type SplitDriverOptions,
+  type SplitIndirectArea,
+} from "./split.js";
+export { readFromChain, writeToChain } from "./chain.js";
+export * from "./features.js";
+export * from "./net.js";
+export * from "./packed.js";

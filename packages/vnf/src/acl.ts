@@ -30,7 +30,8 @@ export const AclRuleSchema = z
   })
   .strict()
   .superRefine((r, ctx) => {
-    if (r.src && r.dst && r.src.family !== r.dst.family)
+    // After a failed field its value is zod's aborted marker, without a family.
+    if (r.src?.family !== undefined && r.dst?.family !== undefined && r.src.family !== r.dst.family)
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["dst"], message: `is IPv${r.dst.family} but src is IPv${r.src.family}` });
     if ((r.srcPorts || r.dstPorts) && r.proto !== -1 && r.proto !== PROTO_TCP && r.proto !== PROTO_UDP)
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["proto"], message: "port ranges need proto tcp, udp or any" });

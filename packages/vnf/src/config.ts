@@ -31,13 +31,30 @@ export const zIp = z.string().transform((s, ctx): IpAddress => {
 });
 
 /** An IPv4 address only. */
-export const zIPv4 = zIp.refine((a) => a.family === 4, { message: "must be an IPv4 address" });
+export const zIPv4 = z.string().transform((s, ctx): IpAddress => {
+  const a = parseIp(s);
+  if (!a || a.family !== 4) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `"${s}" is not an IPv4 address` });
+    return z.NEVER;
+  }
+  return a;
+});
 
 /** `10.0.0.0/8`, `2001:db8::/32`; a bare address is a host prefix. */
 export const zPrefix = z.string().transform((s, ctx): IpPrefix => {
   const p = parsePrefix(s);
   if (typeof p === "string") {
     ctx.addIssue({ code: z.ZodIssueCode.custom, message: p });
+    return z.NEVER;
+  }
+  return p;
+});
+
+/** An IPv4 prefix only. */
+export const zPrefix4 = z.string().transform((s, ctx): IpPrefix => {
+  const p = parsePrefix(s);
+  if (typeof p === "string" || p.family !== 4) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: typeof p === "string" ? p : `"${s}" is not an IPv4 prefix` });
     return z.NEVER;
   }
   return p;

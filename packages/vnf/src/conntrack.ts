@@ -161,14 +161,14 @@ export class ConnTrack {
    * Track a new connection. `origKey` and `replyKey` are 10-word flow keys;
    * for a TCP connection the caller has checked the first packet is a SYN.
    * Returns the entry id, or -1 when the table is full and nothing could be
-   * evicted (counted in `refused`), or when either key is already tracked.
+   * evicted (counted in `refused`), or -2 when either key is already tracked.
    */
   create(origKey: Uint32Array, ok: number, replyKey: Uint32Array, rk: number, now: number): number {
+    if (this.table.get(origKey, ok) >= 0 || this.table.get(replyKey, rk) >= 0) return -2;
     if (this.freeTop === 0 && !this.makeRoom(now)) {
       this.refused++;
       return -1;
     }
-    if (this.table.get(origKey, ok) >= 0 || this.table.get(replyKey, rk) >= 0) return -1;
     const id = this.free[--this.freeTop]!;
     const b = id * FLOW_KEY_WORDS;
     for (let w = 0; w < FLOW_KEY_WORDS; w++) {

@@ -134,7 +134,8 @@ export class Firewall implements Vnf {
       return out;
     }
     reverseKey(key, 0, key, FLOW_KEY_WORDS);
-    if (ct.create(key, 0, key, FLOW_KEY_WORDS, now) < 0) return drop(DropReason.TableFull);
+    const id = ct.create(key, 0, key, FLOW_KEY_WORDS, now);
+    if (id < 0) return drop(id === -1 ? DropReason.TableFull : DropReason.Invalid);
     c[C_NEW]!++;
     return out;
   }

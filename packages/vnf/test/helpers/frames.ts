@@ -206,3 +206,24 @@ export function checksumProblems(frame: Uint8Array): string[] {
 export function hex(b: ArrayLike<number>): string {
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join(" ");
 }
+
+export interface Tuple {
+  src: string;
+  dst: string;
+  proto: number;
+  sport: number;
+  dport: number;
+}
+
+/** The 5-tuple of an untagged IPv4 frame (ICMP: the echo identifier in `sport`, `dport` 0). */
+export function tuple4(frame: Uint8Array): Tuple {
+  const ip = 14;
+  const ihl = (frame[ip]! & 15) * 4;
+  const l4 = ip + ihl;
+  const proto = frame[ip + 9]!;
+  const a = (o: number) => Array.from(frame.subarray(o, o + 4)).join(".");
+  const r16 = (o: number) => (frame[o]! << 8) | frame[o + 1]!;
+  return proto === 1
+    ? { src: a(ip + 12), dst: a(ip + 16), proto, sport: r16(l4 + 4), dport: 0 }
+    : { src: a(ip + 12), dst: a(ip + 16), proto, sport: r16(l4), dport: r16(l4 + 2) };
+}

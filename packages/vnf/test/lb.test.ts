@@ -15,7 +15,7 @@ const config: LoadBalancerConfig = {
   affinity: { capacity: 4096, timeout: 60 },
 };
 
-const client = (i: number, flags = FLAGS.SYN) =>
+const client = (i: number, flags: number = FLAGS.SYN) =>
   packet({ dstMac: LB_MAC, srcMac: "02:00:00:00:aa:aa", src: `198.51.${(i >> 8) & 255}.${i & 255}`, dst: "192.0.2.10", proto: "tcp", sport: 10000 + (i % 50000), dport: 80, flags });
 
 function lb() {

@@ -116,13 +116,13 @@ export function fragmentHeader(next: number, offset: number, more: boolean): Uin
   return Uint8Array.from([next, 0, ...u16((offset << 3) | (more ? 1 : 0)), 0, 0, 0, 1]);
 }
 
-export function tcp(sport: number, dport: number, flags = 0x02, payload = new Uint8Array(0), doff = 5): Uint8Array {
+export function tcp(sport: number, dport: number, flags = 0x02, payload: Uint8Array = new Uint8Array(0), doff = 5): Uint8Array {
   const h = [...u16(sport), ...u16(dport), 0, 0, 0, 1, 0, 0, 0, 0, doff << 4, flags, ...u16(65535), 0, 0, 0, 0];
   while (h.length < doff * 4) h.push(1);
   return concat(Uint8Array.from(h), payload);
 }
 
-export function udp(sport: number, dport: number, payload = new Uint8Array(0), length?: number): Uint8Array {
+export function udp(sport: number, dport: number, payload: Uint8Array = new Uint8Array(0), length?: number): Uint8Array {
   return concat(Uint8Array.from([...u16(sport), ...u16(dport), ...u16(length ?? 8 + payload.length), 0, 0]), payload);
 }
 

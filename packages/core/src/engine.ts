@@ -319,11 +319,17 @@ export class Engine {
     }
     // 2. This thread's share.
     const local = [...graph.components.values()].filter((c) => where(c.name) === "main");
-    for (const [key, l] of sharedWant) if (!this.shared.has(key)) this.shared.set(key, new SharedLink(this.pool, this.linkCapacity));
+    const sharedAdded: string[] = [];
+    for (const key of sharedWant.keys()) {
+      if (this.shared.has(key)) continue;
+      this.shared.set(key, new SharedLink(this.pool, this.linkCapacity));
+      sharedAdded.push(key);
+    }
     const ext = new Map(external);
     for (const [key, l] of sharedWant) if (where(l.from.app) === "main" || where(l.to.app) === "main") ext.set(key, this.shared.get(key)!);
     const localSpecs = graph.links.filter((l) => where(l.from.app) === "main" || where(l.to.app) === "main");
     this.applyLocal(graph, local, localSpecs, ext, report);
+    for (const key of sharedAdded) if (!report.linksAdded.includes(key)) report.linksAdded.push(key);
     // 3. Drop shared links no longer wanted (their ends are stopped by now).
     for (const [key, link] of this.shared) {
       if (!sharedWant.has(key)) {
@@ -336,7 +342,6 @@ export class Engine {
     const starting: Promise<WorkerGroup>[] = [];
     for (const [w, p] of plans) {
       if (this.workers.has(w)) continue;
-      for (const l of p.links) if (!report.linksAdded.includes(l.key) && !this.links.has(l.key)) report.linksAdded.push(l.key);
       starting.push(
         WorkerGroup.start({
           name: w,
@@ -359,7 +364,6 @@ export class Engine {
       } else failure ??= s.reason;
     }
     if (failure) throw failure;
-    report.linksAdded = [...new Set(report.linksAdded)];
   }
 
   // ---- Running ----

@@ -7,7 +7,7 @@
 export { SysError, isSysError } from "./errors.js";
 export { sysAvailable } from "./libc.js";
 export { close, closeAll, setNonblocking, read, write } from "./fd.js";
-export { memfdCreate, ftruncate, mmap, pageSize, Mapping, type MemfdOptions, type MmapOptions } from "./memory.js";
+export { memfdCreate, ftruncate, mmap, pageSize, type Mapping, type MemfdOptions, type MmapOptions } from "./memory.js";
 export { eventfd, eventfdRead, eventfdWrite, EVENTFD_MAX, type EventfdOptions } from "./eventfd.js";
 export {
   unixSocket,

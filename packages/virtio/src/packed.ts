@@ -42,6 +42,7 @@
  * own counts `bad_used_id` and stops likewise.
  */
 import { VirtioError } from "./errors.js";
+import { VIRTIO_F_EVENT_IDX, VIRTIO_F_INDIRECT_DESC, VIRTIO_F_IN_ORDER, VIRTIO_F_RING_PACKED } from "./features.js";
 import { GPA_LIMIT, gpaFromParts, type GuestMemory } from "./memory.js";
 import { DescChain, newQueueStats, type DeviceQueue, type DriverQueue, type QueueFault, type QueueStats } from "./queue.js";
 import {
@@ -60,12 +61,6 @@ import {
 
 export * from "./packed-layout.js";
 
-// Feature bits (§6). Local until src/features.ts is shared; values are fixed by the spec.
-const F_INDIRECT_DESC = 28n;
-const F_EVENT_IDX = 29n;
-const F_RING_PACKED = 34n;
-const F_IN_ORDER = 35n;
-
 const NEXT = PACKED_DESC_F_NEXT;
 const WRITE = PACKED_DESC_F_WRITE;
 const INDIRECT = PACKED_DESC_F_INDIRECT;
@@ -76,8 +71,8 @@ const AVAIL_WRAP1 = 0x0080;
 
 const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-function hasFeature(features: bigint, bit: bigint): boolean {
-  return ((features >> bit) & 1n) === 1n;
+function hasFeature(features: bigint, mask: bigint): boolean {
+  return (features & mask) !== 0n;
 }
 
 /** Host view of `len` guest bytes at `gpa`, for typed-array access. Control path only. */
@@ -113,7 +108,7 @@ function checkedSetup(
   if (!Number.isInteger(size) || size < 1 || size > PACKED_MAX_QUEUE_SIZE) {
     throw new VirtioError("malformed", `packed queue size ${size} must be an integer in 1..${PACKED_MAX_QUEUE_SIZE} (§2.8)`);
   }
-  if (!hasFeature(features, F_RING_PACKED)) throw new VirtioError("negotiation", "VIRTIO_F_RING_PACKED (34) was not negotiated");
+  if (!hasFeature(features, VIRTIO_F_RING_PACKED)) throw new VirtioError("negotiation", "VIRTIO_F_RING_PACKED (34) was not negotiated");
   for (const [name, addr, align] of [
     ["descriptor ring", descAddr, PACKED_RING_ALIGN],
     ["driver event suppression area", driverEventAddr, PACKED_EVENT_ALIGN],
@@ -276,10 +271,10 @@ export class PackedDriver implements DriverQueue {
     this.f16 = v.f16;
     this.drvEvent = v.drvEvent;
     this.devEvent = v.devEvent;
-    this.eventIdx = hasFeature(features, F_EVENT_IDX);
-    this.inOrder = hasFeature(features, F_IN_ORDER);
+    this.eventIdx = hasFeature(features, VIRTIO_F_EVENT_IDX);
+    this.inOrder = hasFeature(features, VIRTIO_F_IN_ORDER);
     const entries = options.indirectEntries ?? 0;
-    if (entries !== 0 && hasFeature(features, F_INDIRECT_DESC)) {
+    if (entries !== 0 && hasFeature(features, VIRTIO_F_INDIRECT_DESC)) {
       const addr = options.indirectAddr;
       if (!Number.isInteger(entries) || entries < 1 || entries > size) {
         throw new VirtioError("usage", `indirectEntries ${entries} must be in 1..queue size (§2.8.17)`);
@@ -671,9 +666,9 @@ export class PackedDevice implements DeviceQueue {
     this.f16 = v.f16;
     this.drvEvent = v.drvEvent;
     this.devEvent = v.devEvent;
-    this.eventIdx = hasFeature(features, F_EVENT_IDX);
-    this.indirectOk = hasFeature(features, F_INDIRECT_DESC);
-    this.batch = (options.inOrderBatch ?? false) && hasFeature(features, F_IN_ORDER);
+    this.eventIdx = hasFeature(features, VIRTIO_F_EVENT_IDX);
+    this.indirectOk = hasFeature(features, VIRTIO_F_INDIRECT_DESC);
+    this.batch = (options.inOrderBatch ?? false) && hasFeature(features, VIRTIO_F_IN_ORDER);
     if (options.init ?? true) Atomics.store(this.devEvent, 0, PACKED_EVENT_FLAGS_ENABLE << 16);
   }
 
@@ -884,7 +879,7 @@ export class PackedDevice implements DeviceQueue {
 
   /**
    * Expose the used descriptors pushed since the last call with one release
-   * store (the first entry's flags, §2.9 "Multi-buffer requests" ordering),
+   * store (the first entry's flags, written last as §2.8.9 "Multi-buffer requests" describes),
    * then read the Driver Event Suppression structure and say whether the
    * driver wants a used buffer notification (§2.8.10).
    */

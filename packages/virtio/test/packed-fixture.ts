@@ -4,15 +4,16 @@
  * indirect tables) and a data area, optionally surrounded by canary bytes
  * that belong to the host buffer but not to guest memory.
  */
+import { VIRTIO_F_EVENT_IDX, VIRTIO_F_INDIRECT_DESC, VIRTIO_F_IN_ORDER, VIRTIO_F_RING_PACKED } from "../src/features.js";
 import { GuestMemory } from "../src/memory.js";
 import { DescChain } from "../src/queue.js";
 import { PackedDevice, PackedDriver, packedRingLayout, type PackedRingLayout } from "../src/packed.js";
 
-/** Feature bits (virtio 1.2 §6). */
-export const F_INDIRECT = 1n << 28n;
-export const F_EVENT_IDX = 1n << 29n;
-export const F_PACKED = 1n << 34n;
-export const F_IN_ORDER = 1n << 35n;
+/** Feature bits (virtio 1.2 §6), short names for the tests. */
+export const F_INDIRECT = VIRTIO_F_INDIRECT_DESC;
+export const F_EVENT_IDX = VIRTIO_F_EVENT_IDX;
+export const F_PACKED = VIRTIO_F_RING_PACKED;
+export const F_IN_ORDER = VIRTIO_F_IN_ORDER;
 
 export const GUEST_BASE = 0x10_0000;
 export const CANARY = 0xa5;

@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { lstatSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -355,10 +356,11 @@ describe.runIf(linux)("sys: syscall module", () => {
       expect(eventfdRead(h2.fds[0]!)).toBe(2n);
     });
 
-    it("reports end of stream as 0 bytes and refuses more than 8 descriptors", () => {
+    it("reports end of stream as 0 bytes and refuses more than 8 descriptors or an empty buffer", () => {
       const [a, b] = socketPair();
       own(b);
       expect(catchSys(() => sendMessage(a, new Uint8Array(1), new Array<number>(9).fill(a))).code).toBe("EINVAL");
+      expect(catchSys(() => recvMessage(b, new Uint8Array(0))).code).toBe("EINVAL");
       close(a);
       expect(recvMessage(b, new Uint8Array(4))!.bytes).toBe(0);
     });
@@ -437,6 +439,22 @@ describe.runIf(linux)("sys: syscall module", () => {
         expect(await waitReadable(kick, 20, { backend })).toBe(false);
       });
     }
+
+    it("net.Socket({ fd }) is no readiness source: it reads the bytes itself and the descriptors are lost", async () => {
+      const [a, b] = socketPair();
+      own(a);
+      const before = openFds().size;
+      const ev = eventfd(0);
+      sendMessage(a, new Uint8Array([1, 2, 3]), [ev]);
+      close(ev);
+      const s = new net.Socket({ fd: b, readable: true, writable: true });
+      s.pause();
+      await new Promise((r) => setTimeout(r, 30));
+      expect(recvMessage(b, new Uint8Array(16))).toBeNull(); // the bytes are gone from the socket ...
+      expect(s.readableLength).toBe(3); // ... into Node's buffer,
+      expect(openFds().size).toBe(before); // and the eventfd never arrived
+      s.destroy(); // closes b
+    });
 
     it("refuses a second watcher on the same descriptor", () => {
       const fd = eventfd(0);

@@ -3,9 +3,11 @@
  *
  * The vhost-user socket carries descriptors, so its bytes must be read with
  * recvmsg, never by Node. `net.Socket({ fd })` is no use for readiness: it
- * starts reading with libuv as soon as it is created (or gives no events at
- * all when paused or made non-readable), and a plain read() of a Unix socket
- * makes the kernel discard any SCM_RIGHTS descriptors queued with the bytes.
+ * starts reading with libuv as soon as it is created, even when paused, and
+ * a plain read() of a Unix socket makes the kernel discard the SCM_RIGHTS
+ * descriptors queued with the bytes (sys.test.ts shows both: the bytes end
+ * up in the socket's buffer and no descriptor reaches the process). With
+ * `readable: false` it gives no readiness at all.
  *
  * {@link watchFd} therefore lets libuv report readiness without reading:
  *

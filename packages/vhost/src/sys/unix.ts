@@ -245,6 +245,7 @@ export interface RecvOptions {
  */
 export function recvMessage(fd: number, buf: Uint8Array, options: RecvOptions = {}): ReceivedMessage | null {
   const maxFds = options.maxFds ?? MAX_FDS_PER_MESSAGE;
+  if (buf.length === 0) throw new SysError("recvmsg", EINVAL, { fd, detail: "an empty buffer would read 0 bytes, which means end of stream" });
   if (!Number.isInteger(maxFds) || maxFds < 0 || maxFds > SCM_MAX_FD) throw new SysError("recvmsg", EINVAL, { fd, detail: `maxFds ${maxFds} must be 0 .. ${SCM_MAX_FD}` });
   const c = libc();
   const control = maxFds > 0 ? cmsgSpace(maxFds * 4) : 0;

@@ -14,6 +14,13 @@ import { z } from "zod";
 import { App, type AppContext, type ModuleRef } from "../component.js";
 import type { Link } from "../link.js";
 
+/**
+ * Where workers import these classes from: the package entry, which
+ * re-exports them. Relative to this file in `src/apps/`, or to the bundle
+ * chunk in `dist/` after a build.
+ */
+const ENTRY = new URL(import.meta.url.endsWith(".ts") ? "../index.ts" : "./index.js", import.meta.url).href;
+
 const hexPacket = z
   .string()
   .regex(/^([0-9a-fA-F]{2})+$/, "must be an even number of hex digits")
@@ -38,7 +45,7 @@ export class Source extends App {
     })
     .strict();
   static readonly outputs = ["out"] as const;
-  static readonly ref: ModuleRef = { module: import.meta.url, export: "Source" };
+  static readonly ref: ModuleRef = { module: ENTRY, export: "Source" };
 
   private readonly templates: Uint8Array[];
   private readonly total: number;
@@ -105,7 +112,7 @@ export class Source extends App {
 export class Sink extends App {
   static readonly schema = z.object({ cyclesPerPacket: cycles.default(0) }).strict();
   static readonly inputs = ["*"] as const;
-  static readonly ref: ModuleRef = { module: import.meta.url, export: "Sink" };
+  static readonly ref: ModuleRef = { module: ENTRY, export: "Sink" };
   private readonly burst = new Burst();
   private readonly links: Link[] = [];
   private readonly cyclesPerPacket: number;
@@ -147,7 +154,7 @@ export class Filter extends App {
     .strict();
   static readonly inputs = ["in"] as const;
   static readonly outputs = ["out"] as const;
-  static readonly ref: ModuleRef = { module: import.meta.url, export: "Filter" };
+  static readonly ref: ModuleRef = { module: ENTRY, export: "Filter" };
   private readonly burst = new Burst();
   private readonly pass = new Burst();
   private readonly etherType: number;
@@ -193,7 +200,7 @@ export class Join extends App {
   static readonly schema = z.object({}).strict();
   static readonly inputs = ["*"] as const;
   static readonly outputs = ["out"] as const;
-  static readonly ref: ModuleRef = { module: import.meta.url, export: "Join" };
+  static readonly ref: ModuleRef = { module: ENTRY, export: "Join" };
   private readonly burst = new Burst();
 
   constructor(_options: z.output<typeof Join.schema>, ctx: AppContext) {
@@ -219,7 +226,7 @@ export class Tee extends App {
   static readonly schema = z.object({}).strict();
   static readonly inputs = ["in"] as const;
   static readonly outputs = ["*"] as const;
-  static readonly ref: ModuleRef = { module: import.meta.url, export: "Tee" };
+  static readonly ref: ModuleRef = { module: ENTRY, export: "Tee" };
   private readonly burst = new Burst();
   private readonly outs: Link[] = [];
 

@@ -72,6 +72,8 @@ export interface PacketSpec {
   /** Pad the frame to at least this many bytes with zeros after the IP datagram. */
   padTo?: number;
   vlan?: number;
+  /** IPv4 Don't Fragment flag (default true). */
+  df?: boolean;
 }
 
 function pseudo(spec: PacketSpec, proto: number, len: number): number[] {
@@ -121,7 +123,7 @@ export function ipBytesOf(spec: PacketSpec): number[] {
   if (spec.src.includes(":")) {
     return [0x60 | ((spec.tos ?? 0) >> 4), ((spec.tos ?? 0) & 15) << 4, 0, 0, ...be16(bytes.length), proto, spec.ttl ?? 64, ...ip6(spec.src), ...ip6(spec.dst), ...bytes];
   }
-  const h = [0x45, spec.tos ?? 0, ...be16(20 + bytes.length), ...be16(spec.ipId ?? 0), 0x40, 0, spec.ttl ?? 64, proto, 0, 0, ...ip4(spec.src), ...ip4(spec.dst)];
+  const h = [0x45, spec.tos ?? 0, ...be16(20 + bytes.length), ...be16(spec.ipId ?? 0), spec.df === false ? 0 : 0x40, 0, spec.ttl ?? 64, proto, 0, 0, ...ip4(spec.src), ...ip4(spec.dst)];
   const cs = inetChecksum(h);
   h[10] = cs >> 8;
   h[11] = cs & 255;

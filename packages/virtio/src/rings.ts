@@ -18,7 +18,10 @@ export interface RingPlacement {
   readonly descArea: number;
   readonly driverArea: number;
   readonly deviceArea: number;
-  /** First guest-physical byte after the ring. */
+  /** Driver's indirect tables: `indirectEntries` descriptors for each of `size` buffers (0 entries: none). */
+  readonly indirectArea: number;
+  readonly indirectEntries: number;
+  /** First guest-physical byte after the ring and its indirect area. */
   readonly end: number;
 }
 
@@ -26,9 +29,13 @@ export interface RingFactory {
   readonly kind: string;
   /** Feature bits that select this layout (added to whatever else is negotiated). */
   readonly features: bigint;
-  /** Place a ring of `size` from guest-physical `base`, keeping driver- and device-written parts on separate cache lines where the layout allows. */
-  place(size: number, base: number): RingPlacement;
-  /** The driver side; `init` writes the ring's initial state (do it once, before the device starts). */
+  /**
+   * Place a ring of `size` from guest-physical `base` (keeping driver- and
+   * device-written parts on separate cache lines where the layout allows),
+   * plus room for indirect tables of `indirectEntries` descriptors.
+   */
+  place(size: number, base: number, indirectEntries?: number): RingPlacement;
+  /** The driver side; `init` writes the ring's initial state (do it once, before the device starts). Indirect tables are used if the placement has room and the feature is negotiated. */
   driver(mem: GuestMemory, p: RingPlacement, features: bigint, init: boolean): DriverQueue;
   device(mem: GuestMemory, p: RingPlacement, features: bigint): DeviceQueue;
 }
@@ -55,21 +62,31 @@ export function ringKinds(): string[] {
 registerRing({
   kind: "split",
   features: VIRTIO_F_VERSION_1,
-  place(size, base) {
+  place(size, base, indirectEntries = 0) {
     const l = splitRingLayout(size, base, { usedAlign: 64 });
-    return { size, descArea: l.desc, driverArea: l.avail, deviceArea: l.used, end: l.end };
+    const indirectArea = Math.ceil(l.end / 64) * 64;
+    const end = indirectEntries > 0 ? indirectArea + size * indirectEntries * 16 : l.end;
+    return { size, descArea: l.desc, driverArea: l.avail, deviceArea: l.used, indirectArea, indirectEntries, end };
   },
-  driver: (mem, p, features, init) => new SplitDriver(mem, p.size, p.descArea, p.driverArea, p.deviceArea, features, { initRings: init }),
+  driver: (mem, p, features, init) =>
+    new SplitDriver(mem, p.size, p.descArea, p.driverArea, p.deviceArea, features, {
+      initRings: init,
+      ...(p.indirectEntries >= 2 ? { indirect: { gpa: p.indirectArea, maxDescriptors: p.indirectEntries } } : {}),
+    }),
   device: (mem, p, features) => new SplitDevice(mem, p.size, p.descArea, p.driverArea, p.deviceArea, features),
 });
 
 registerRing({
   kind: "packed",
   features: VIRTIO_F_VERSION_1 | VIRTIO_F_RING_PACKED,
-  place(size, base) {
-    const l = packedRingLayout(size, base);
-    return { size, descArea: l.descAddr, driverArea: l.driverEventAddr, deviceArea: l.deviceEventAddr, end: l.end };
+  place(size, base, indirectEntries = 0) {
+    const l = packedRingLayout(size, base, indirectEntries);
+    return { size, descArea: l.descAddr, driverArea: l.driverEventAddr, deviceArea: l.deviceEventAddr, indirectArea: l.indirectAddr, indirectEntries, end: l.end };
   },
-  driver: (mem, p, features, init) => new PackedDriver(mem, p.size, p.descArea, p.driverArea, p.deviceArea, features, { init }),
+  driver: (mem, p, features, init) =>
+    new PackedDriver(mem, p.size, p.descArea, p.driverArea, p.deviceArea, features, {
+      init,
+      ...(p.indirectEntries > 0 ? { indirectAddr: p.indirectArea, indirectEntries: p.indirectEntries } : {}),
+    }),
   device: (mem, p, features) => new PackedDevice(mem, p.size, p.descArea, p.driverArea, p.deviceArea, features),
 });

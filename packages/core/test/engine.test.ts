@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Config, CoreError, Engine, Filter, ModelClock, RealClock, Sink, Source, type GraphConfig } from "../src/index.js";
+import { Config, CoreError, Engine, Filter, Join, ModelClock, RealClock, Sink, Source, Tee, type GraphConfig } from "../src/index.js";
 import { Holder, Loopback, MacSwap, Recorder, frame } from "./fixtures.js";
 
 const IPV4 = 0x0800;
@@ -247,6 +247,33 @@ describe("reconfiguration", () => {
     await engine.configure(new Config().app("src", Source, { packets: [PACKETS[0]!], count: 3 }));
     expect(h.stopped).toBe(true);
     expect(engine.pool.inUse).toBe(0);
+  });
+});
+
+describe("built-in components", () => {
+  it("Tee copies to every output, Join merges inputs in port order", async () => {
+    for (const clock of [new RealClock(), new ModelClock()]) {
+      const engine = new Engine({ clock, pool: { count: 512 } });
+      await engine.configure(
+        new Config()
+          .app("src", Source, { packets: PACKETS.slice(0, 3), count: 90 })
+          .app("tee", Tee, {})
+          .app("join", Join, {})
+          .app("a", Sink, {})
+          .app("rec", Recorder, {})
+          .link("src.out -> tee.in")
+          .link("tee.x -> join.in1")
+          .link("tee.y -> a.in")
+          .link("tee.z -> join.in2")
+          .link("join.out -> rec.in"),
+      );
+      engine.run();
+      const s = engine.snapshot();
+      expect(s.apps["a"]!["packets"]).toBe(90);
+      expect(s.apps["rec"]!["packets"]).toBe(180);
+      expect(engine.app<Recorder>("rec").seen.slice(0, 3)).toEqual(PACKETS.slice(0, 3));
+      expect(s.pool.inUse).toBe(0);
+    }
   });
 });
 

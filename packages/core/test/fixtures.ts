@@ -1,6 +1,7 @@
 /**
  * Test components. Exported with static refs so workers can import them.
  */
+import { isMainThread } from "node:worker_threads";
 import { z } from "zod";
 import { App, Burst, CounterSet, portApp, type AppContext, type ModuleRef, type Port } from "../src/index.js";
 
@@ -138,4 +139,14 @@ export function frame(dst: number, src: number, etherType: number, payloadLen: n
   b[11] = src;
   b.writeUInt16BE(etherType, 12);
   return b.toString("hex");
+}
+
+/** Refuses to be constructed on a worker thread (to test how worker errors reach the main thread). */
+export class MainOnly extends App {
+  static readonly schema = z.object({}).strict();
+  static readonly ref: ModuleRef = { module: import.meta.url, export: "MainOnly" };
+  constructor(_o: unknown, ctx: AppContext) {
+    super(ctx);
+    if (!isMainThread) throw new Error("no workers for me");
+  }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { Config, Engine, Sink, Source, type EngineSnapshot } from "../src/index.js";
-import { MacSwap, frame } from "./fixtures.js";
+import { Config, CoreError, Engine, Sink, Source, type EngineSnapshot } from "../src/index.js";
+import { MacSwap, MainOnly, frame } from "./fixtures.js";
 
 const PKT = frame(1, 2, 0x0800, 50, 0x5a);
 
@@ -91,5 +91,14 @@ describe("placement on worker threads", () => {
       await engine.stop();
     }
     expect(engine.pool.inUse).toBe(0);
+  });
+
+  it("reports a component that fails on its worker, naming worker and component", async () => {
+    const engine = new Engine({ pool: { count: 64 } });
+    const err = await engine.configure(new Config().app("x", MainOnly, {}).place("w0", ["x"])).catch((e: unknown) => e as CoreError);
+    expect(err).toBeInstanceOf(CoreError);
+    expect((err as CoreError).message).toBe('worker "w0": component "x" (MainOnly): constructor failed: no workers for me');
+    expect((err as CoreError).component).toBe("x");
+    await engine.stop();
   });
 });

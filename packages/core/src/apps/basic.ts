@@ -202,16 +202,21 @@ export class Join extends App {
   static readonly outputs = ["out"] as const;
   static readonly ref: ModuleRef = { module: ENTRY, export: "Join" };
   private readonly burst = new Burst();
+  private readonly links: Link[] = [];
 
   constructor(_options: z.output<typeof Join.schema>, ctx: AppContext) {
     super(ctx, ["packets"]);
   }
 
+  linked(): void {
+    this.links.length = 0;
+    for (const l of Object.values(this.input)) if (l) this.links.push(l);
+  }
+
   push(): void {
     const out = this.output["out"];
     const b = this.burst;
-    for (const l of Object.values(this.input)) {
-      if (!l) continue;
+    for (const l of this.links) {
       while (l.receiveBurst(b) > 0) {
         this.counters.values[0]! += b.count;
         if (out) out.transmitBurst(b);

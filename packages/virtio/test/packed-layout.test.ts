@@ -64,14 +64,14 @@ describe("packed constants (§2.8)", () => {
     expect(index.packedRingLayout).toBe(packedRingLayout);
   });
 
-  it("packedRingLayout places the parts with their alignments (§2.8.10.1)", () => {
-    const l = packedRingLayout(256, 0x1001, 4);
+  it("packedRingLayout places the parts with their alignments (§2.8.10.1), event areas on their own cache lines", () => {
+    const l = packedRingLayout(100, 0x1001, 4);
     expect(l.descAddr).toBe(0x1010);
-    expect(l.driverEventAddr).toBe(0x1010 + 256 * 16);
-    expect(l.deviceEventAddr).toBe(l.driverEventAddr + 4);
-    expect(l.indirectAddr % 16).toBe(0);
-    expect(l.indirectAddr).toBeGreaterThanOrEqual(l.deviceEventAddr + 4);
-    expect(l.end).toBe(l.indirectAddr + 256 * 4 * 16);
+    expect(l.driverEventAddr).toBe(Math.ceil((0x1010 + 100 * 16) / 64) * 64);
+    expect(l.deviceEventAddr).toBe(l.driverEventAddr + 64);
+    expect(l.indirectAddr).toBe(l.deviceEventAddr + 64);
+    expect(l.end).toBe(l.indirectAddr + 100 * 4 * 16);
+    expect(packedRingLayout(256, 0).driverEventAddr).toBe(4096);
   });
 });
 
@@ -292,8 +292,8 @@ describe("set-up validation (§2.8, §2.8.10.1)", () => {
     expect(kind(() => sized(1))).toBe("none");
     expect(kind(() => sized(3))).toBe("none");
     expect(kind(() => sized(1000))).toBe("none");
-    const big = new GuestMemory([{ gpa: 0, buffer: new ArrayBuffer(32768 * 16 + 64) }]);
     const lb = packedRingLayout(32768, 0);
+    const big = new GuestMemory([{ gpa: 0, buffer: new ArrayBuffer(lb.end) }]);
     expect(() => new PackedDevice(big, 32768, lb.descAddr, lb.driverEventAddr, lb.deviceEventAddr, F_PACKED)).not.toThrow();
   });
 

@@ -1,0 +1,38 @@
+/**
+ * The `nfvio` command tree. Each subcommand lives in src/commands/ and
+ * registers itself here; every one has --help, and every one that prints
+ * results has --json.
+ */
+import { Command, CommanderError } from "commander";
+import { registerBench } from "./commands/bench.js";
+import { registerDemo } from "./commands/demo.js";
+import { CliError } from "./output.js";
+
+export function buildProgram(): Command {
+  const program = new Command("nfvio")
+    .description("nfvio: hardware-accelerated virtio networking for NFV, modelled and measured")
+    .version("0.1.0")
+    .showHelpAfterError()
+    .configureHelp({ sortSubcommands: true });
+  registerDemo(program);
+  registerBench(program);
+  return program;
+}
+
+/** Run the CLI with `argv` (as process.argv). Resolves to the exit code. */
+export async function runCli(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  program.exitOverride();
+  for (const sub of program.commands) sub.exitOverride();
+  try {
+    await program.parseAsync([...argv]);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    if (err instanceof CliError) {
+      process.stderr.write(`nfvio: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}

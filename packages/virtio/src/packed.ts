@@ -69,6 +69,9 @@ const AU = 0x8080;
 /** Flags bits of a freshly available descriptor on a lap with wrap counter 1 (0x8000 on laps with 0). */
 const AVAIL_WRAP1 = 0x0080;
 
+/** 2^-32: high word of an address by an exact multiplication instead of a division. */
+const TWO_POW_M32 = 1 / 0x1_0000_0000;
+
 const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 function hasFeature(features: bigint, mask: bigint): boolean {
@@ -283,6 +286,13 @@ export class PackedDriver implements DriverQueue {
         throw new VirtioError("usage", `indirectAddr ${addr} must be a 16-aligned guest-physical address`);
       }
       const bytes = size * entries * PACKED_DESC_SIZE;
+      for (const [a, l] of [
+        [descAddr, size * PACKED_DESC_SIZE],
+        [driverEventAddr, PACKED_EVENT_SIZE],
+        [deviceEventAddr, PACKED_EVENT_SIZE],
+      ] as const) {
+        if (addr < a + l && a < addr + bytes) throw new VirtioError("usage", "the indirect table area overlaps the ring");
+      }
       const hv = hostView(mem, addr, bytes, "indirect table area");
       this.indW32 = new Uint32Array(hv.buffer, hv.byteOffset, bytes / 4);
       this.indF16 = new Uint16Array(hv.buffer, hv.byteOffset, bytes / 2);
@@ -367,7 +377,7 @@ export class PackedDriver implements DriverQueue {
         const lo = a >>> 0;
         const i = (t + k) * 4;
         tw[i] = lo;
-        tw[i + 1] = (a - lo) / 0x1_0000_0000;
+        tw[i + 1] = (a - lo) * TWO_POW_M32;
         tw[i + 2] = lens[k]!;
         tf[i * 2 + 6] = 0; // Buffer ID is reserved in indirect descriptors (§2.8.7)
         if (k < nOut) tf[i * 2 + 7] = 0;
@@ -379,7 +389,7 @@ export class PackedDriver implements DriverQueue {
       const ta = this.indAddr + t * PACKED_DESC_SIZE;
       const lo = ta >>> 0;
       w32[pos * 4] = lo;
-      w32[pos * 4 + 1] = (ta - lo) / 0x1_0000_0000;
+      w32[pos * 4 + 1] = (ta - lo) * TWO_POW_M32;
       w32[pos * 4 + 2] = n * PACKED_DESC_SIZE;
       f16[pos * 8 + 6] = id;
       headFlags = INDIRECT | bits;
@@ -394,7 +404,7 @@ export class PackedDriver implements DriverQueue {
         const lo = a >>> 0;
         const l = lens[k]!;
         w32[pos * 4] = lo;
-        w32[pos * 4 + 1] = (a - lo) / 0x1_0000_0000;
+        w32[pos * 4 + 1] = (a - lo) * TWO_POW_M32;
         w32[pos * 4 + 2] = l;
         f16[pos * 8 + 6] = id;
         let f = bits;

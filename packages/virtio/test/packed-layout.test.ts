@@ -319,6 +319,18 @@ describe("set-up validation (§2.8, §2.8.10.1)", () => {
     expect(kind(() => new PackedDriver(odd, 8, lo.descAddr, lo.driverEventAddr, lo.deviceEventAddr, F_PACKED))).toBe("transport");
   });
 
+  it("refuses an indirect table area that is misaligned, unmapped, too large per table or overlaps the ring", () => {
+    const f = F_PACKED | F_INDIRECT;
+    const drv = (addr: number, entries: number): PackedDriver =>
+      new PackedDriver(mem, 8, l.descAddr, l.driverEventAddr, l.deviceEventAddr, f, { indirectAddr: addr, indirectEntries: entries });
+    const ok = GUEST_BASE + 0x8000;
+    expect(kind(() => drv(ok, 4))).toBe("none");
+    expect(kind(() => drv(ok + 8, 4))).toBe("usage");
+    expect(kind(() => drv(ok, 9))).toBe("usage");
+    expect(kind(() => drv(l.descAddr + 64, 4))).toBe("usage");
+    expect(kind(() => drv(GUEST_BASE + (1 << 20) - 64, 4))).toBe("transport");
+  });
+
   it("add() refuses impossible buffers with a usage error", () => {
     const r = makeRing(4);
     const s = scratch();

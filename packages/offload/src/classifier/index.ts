@@ -1,0 +1,52 @@
+export {
+  FlowClassifier,
+  type ClassifierStats,
+  type FlowRule,
+  type RuleHandle,
+  type TableConfig,
+  type TableMiss,
+  type TableUsage,
+} from "./classifier.js";
+export { ACTION_TYPES, FATE_ACTIONS, GENERIC_SMARTNIC_CAPS, type ActionType, type ClassifierCaps, type TableCaps } from "./caps.js";
+export {
+  DEFAULT_RSS_ACTION_HASH_TYPES,
+  type EncapTemplate,
+  type FlowAction,
+  type MirrorTarget,
+  type VxlanEncapTemplate,
+} from "./actions.js";
+export {
+  FIELD_DEFS,
+  FLOW_FIELDS,
+  compileMatch,
+  rangeToPrefixes,
+  type CompiledEntry,
+  type CompiledMatch,
+  type CompileLimits,
+  type FieldDef,
+  type FieldKind,
+  type FieldPattern,
+  type FieldSegment,
+  type FlowField,
+  type FlowMatch,
+  type KeyFieldSpec,
+  type MatchValue,
+} from "./fields.js";
+export {
+  FATE_DEFAULT,
+  FATE_DROP,
+  FATE_NAMES,
+  FATE_QUEUE,
+  FATE_RSS,
+  FATE_UPLINK,
+  FATE_VPORT,
+  MIRROR_UPLINK,
+  VA_COUNT,
+  VA_MARK,
+  VA_MIRROR,
+  VA_VLAN_POP,
+  VA_VLAN_PUSH,
+  VA_VXLAN_DECAP,
+  VA_VXLAN_ENCAP,
+  Verdicts,
+} from "./verdict.js";

@@ -22,8 +22,11 @@ export function buildProgram(): Command {
 /** Run the CLI with `argv` (as process.argv). Resolves to the exit code. */
 export async function runCli(argv: readonly string[]): Promise<number> {
   const program = buildProgram();
-  program.exitOverride();
-  for (const sub of program.commands) sub.exitOverride();
+  const override = (c: Command): void => {
+    c.exitOverride();
+    for (const sub of c.commands) override(sub);
+  };
+  override(program);
   try {
     await program.parseAsync([...argv]);
     return 0;

@@ -18,6 +18,10 @@ export function sumBytes(b: Uint8Array, off: number, len: number, init: number):
 
 /** Fold a sum to 16 bits with end-around carry (RFC 1071 §4.1). */
 export function fold(s: number): number {
+  if (s <= 0xffffffff) {
+    s = (s & 0xffff) + (s >>> 16);
+    return (s & 0xffff) + (s >>> 16);
+  }
   while (s > 0xffff) s = (s & 0xffff) + Math.floor(s / 0x10000);
   return s;
 }
@@ -35,7 +39,22 @@ export function ipv4HeaderChecksum(b: Uint8Array, off: number, hlen: number): nu
 
 /** True when the IPv4 header at `off` verifies (its one's-complement sum is 0xffff). */
 export function ipv4HeaderValid(b: Uint8Array, off: number, hlen: number): boolean {
-  return fold(sumBytes(b, off, hlen, 0)) === 0xffff;
+  if (hlen !== 20) return fold(sumBytes(b, off, hlen, 0)) === 0xffff;
+  // The common option-less header, unrolled.
+  let s =
+    ((b[off]! << 8) | b[off + 1]!) +
+    ((b[off + 2]! << 8) | b[off + 3]!) +
+    ((b[off + 4]! << 8) | b[off + 5]!) +
+    ((b[off + 6]! << 8) | b[off + 7]!) +
+    ((b[off + 8]! << 8) | b[off + 9]!) +
+    ((b[off + 10]! << 8) | b[off + 11]!) +
+    ((b[off + 12]! << 8) | b[off + 13]!) +
+    ((b[off + 14]! << 8) | b[off + 15]!) +
+    ((b[off + 16]! << 8) | b[off + 17]!) +
+    ((b[off + 18]! << 8) | b[off + 19]!);
+  s = (s & 0xffff) + (s >>> 16);
+  s = (s & 0xffff) + (s >>> 16);
+  return s === 0xffff;
 }
 
 /**

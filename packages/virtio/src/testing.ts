@@ -34,6 +34,12 @@ export interface MockDriverOptions {
   shared?: boolean;
   /** Guest-physical address of the memory (default 0x10000, so low addresses are unmapped). */
   gpa?: number;
+  /**
+   * Lay everything out inside this existing guest memory, from `gpa`, instead
+   * of allocating (e.g. memory shared with another thread or process). It
+   * must have room for {@link MockDriver.bytesNeeded}.
+   */
+  memory?: GuestMemory;
   /** Starting ring index for both sides (default 0); use values near 65535 to test wrap-around. */
   base?: number;
   /** Entries per indirect table (default 16). */
@@ -75,6 +81,8 @@ export class MockDriver {
   readonly bufferSize: number;
   readonly buffers: number;
   readonly base: number;
+  /** Bytes of guest memory the layout uses, from the start address. */
+  readonly bytesNeeded: number;
   /** Spare guest memory for tests: [scratch.gpa, scratch.gpa + scratch.size). */
   readonly scratch: { readonly gpa: number; readonly size: number };
   private readonly buffersGpa: number;
@@ -98,7 +106,13 @@ export class MockDriver {
     const scratchGpa = alignUp(this.buffersGpa + this.buffers * this.bufferSize, 64);
     this.scratch = { gpa: scratchGpa, size: scratchSize };
     const total = scratchGpa + scratchSize - gpa;
-    this.mem = GuestMemory.fromBuffer(options.shared ? new SharedArrayBuffer(total) : new ArrayBuffer(total), gpa);
+    this.bytesNeeded = total;
+    if (options.memory) {
+      if (options.memory.find(gpa, total) < 0) throw new VirtioError("transport", `guest memory has no ${total} mapped bytes at 0x${gpa.toString(16)}`);
+      this.mem = options.memory;
+    } else {
+      this.mem = GuestMemory.fromBuffer(options.shared ? new SharedArrayBuffer(total) : new ArrayBuffer(total), gpa);
+    }
     this.driver = SplitDriver.fromLayout(this.mem, this.layout, this.features, {
       base: this.base,
       ...(indirectMax >= 2 ? { indirect: { gpa: indirectGpa, maxDescriptors: indirectMax } } : {}),

@@ -342,3 +342,19 @@ describe("driver side: a hostile device's used ring", () => {
     expect(m.driver.broken).toBe(false);
   });
 });
+
+describe("MockDriver inside existing guest memory", () => {
+  it("lays out rings and buffers from the given address and refuses memory that is too small", async () => {
+    const { GuestMemory } = await import("../src/memory.js");
+    const probe = new MockDriver({ size: 8 });
+    const mem = GuestMemory.shared(probe.bytesNeeded + 0x1000, 0x20000);
+    const m = new MockDriver({ size: 8, memory: mem, gpa: 0x20000 });
+    expect(m.mem).toBe(mem);
+    expect(m.layout.desc).toBe(0x20000);
+    const dev = m.createDevice();
+    m.send(frame(50));
+    m.publish();
+    expect(dev.popBurst(newDescChains(1, 8), 1)).toBe(1);
+    expect(() => new MockDriver({ size: 8, memory: mem, gpa: 0x20000 + 0x2000 })).toThrow(/mapped bytes/);
+  });
+});

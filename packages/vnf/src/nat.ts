@@ -27,7 +27,8 @@ import { zIPv4, zPortRange, zPrefix4, parseConfig } from "./config.js";
 import { ConnTrack, ConnTrackConfigSchema, CT_INVALID } from "./conntrack.js";
 import { Counters, EXTRA_BASE, vnfCounterNames } from "./counters.js";
 import { VnfError } from "./errors.js";
-import { csumReplace16, csumReplace32, rd16, rd32, wr16, wr32 } from "./internal/csum.js";
+import { checksumUpdate16, checksumUpdate32 } from "@nfvio/packet";
+import { rd16, rd32, wr16, wr32 } from "./internal/csum.js";
 import { FLOW_KEY_WORDS, FlowInfo, PROTO_ICMP, PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, flowKey, isEcho, parseFlow, reverseKey } from "./internal/parse.js";
 import { DropReason, drop } from "./verdict.js";
 import { type Clock, type Vnf, type VnfOptions, defaultClock, tally } from "./vnf.js";
@@ -386,14 +387,14 @@ export class Nat implements Vnf {
     let ipcs = rd16(b, ip + 10);
     let changed = false;
     if (oldSrc !== newSrc) {
-      ipcs = csumReplace32(ipcs, oldSrc, newSrc);
-      if (proto !== PROTO_ICMP && hasL4cs) l4cs = csumReplace32(l4cs, oldSrc, newSrc);
+      ipcs = checksumUpdate32(ipcs, oldSrc, newSrc);
+      if (proto !== PROTO_ICMP && hasL4cs) l4cs = checksumUpdate32(l4cs, oldSrc, newSrc);
       wr32(b, ip + 12, newSrc);
       changed = true;
     }
     if (oldDst !== newDst) {
-      ipcs = csumReplace32(ipcs, oldDst, newDst);
-      if (proto !== PROTO_ICMP && hasL4cs) l4cs = csumReplace32(l4cs, oldDst, newDst);
+      ipcs = checksumUpdate32(ipcs, oldDst, newDst);
+      if (proto !== PROTO_ICMP && hasL4cs) l4cs = checksumUpdate32(l4cs, oldDst, newDst);
       wr32(b, ip + 16, newDst);
       changed = true;
     }
@@ -401,7 +402,7 @@ export class Nat implements Vnf {
       const newId = ports >>> 16;
       const oldId = rd16(b, l4 + 4);
       if (oldId !== newId) {
-        l4cs = csumReplace16(l4cs, oldId, newId);
+        l4cs = checksumUpdate16(l4cs, oldId, newId);
         wr16(b, l4 + 4, newId);
         changed = true;
       }
@@ -412,12 +413,12 @@ export class Nat implements Vnf {
       const oldSport = rd16(b, l4);
       const oldDport = rd16(b, l4 + 2);
       if (oldSport !== newSport) {
-        if (hasL4cs) l4cs = csumReplace16(l4cs, oldSport, newSport);
+        if (hasL4cs) l4cs = checksumUpdate16(l4cs, oldSport, newSport);
         wr16(b, l4, newSport);
         changed = true;
       }
       if (oldDport !== newDport) {
-        if (hasL4cs) l4cs = csumReplace16(l4cs, oldDport, newDport);
+        if (hasL4cs) l4cs = checksumUpdate16(l4cs, oldDport, newDport);
         wr16(b, l4 + 2, newDport);
         changed = true;
       }

@@ -35,7 +35,8 @@ import type { PacketBurst } from "./burst.js";
 import { zIfAddr, zIp, zMac, zPortIndex, zPrefix, parseConfig } from "./config.js";
 import { Counters, EXTRA_BASE, vnfCounterNames } from "./counters.js";
 import { VnfError } from "./errors.js";
-import { csumReplace16, finish, ipv4HeaderChecksum, ipv4HeaderValid, pseudo6, rd16, rd32, sumBytes, wr16, wr32 } from "./internal/csum.js";
+import { checksumUpdate16, internetChecksum, ipv4HeaderChecksum, pseudoHeaderSum6, verifyInternetChecksum } from "@nfvio/packet";
+import { ipv4HeaderValid, rd16, rd32, wr16, wr32 } from "./internal/csum.js";
 import { TokenBucket } from "./internal/ratelimit.js";
 import { KeyTable } from "./internal/table.js";
 import { Lpm4, Lpm6 } from "./lpm.js";
@@ -478,7 +479,7 @@ export class Router implements Vnf {
     }
     // RFC 1624 eqn. 3 over the TTL/protocol word.
     const proto = b[ip + 9]!;
-    const cs = csumReplace16((b[ip + 10]! << 8) | b[ip + 11]!, (ttl << 8) | proto, ((ttl - 1) << 8) | proto);
+    const cs = checksumUpdate16((b[ip + 10]! << 8) | b[ip + 11]!, (ttl << 8) | proto, ((ttl - 1) << 8) | proto);
     b[ip + 8] = ttl - 1;
     b[ip + 10] = cs >>> 8;
     b[ip + 11] = cs & 0xff;
@@ -684,7 +685,7 @@ export class Router implements Vnf {
     ob[icmp + 24] = optType;
     ob[icmp + 25] = 1;
     ob.set(this.portMac.subarray(port * 6, port * 6 + 6), icmp + 26);
-    wr16(ob, icmp + 2, finish(sumBytes(ob, icmp, 32, pseudo6(ob, ip, 58, 32))));
+    wr16(ob, icmp + 2, internetChecksum(ob, icmp, 32, pseudoHeaderSum6(ob, ip + 8, ip + 24, 58, 32)));
   }
 
   private arp(b: Uint8Array, o: number, len: number, port: number, c: Float64Array): number {
@@ -737,10 +738,10 @@ export class Router implements Vnf {
     ob.set(b.subarray(ip + 16, ip + 20), nip + 12);
     ob.set(b.subarray(ip + 12, ip + 16), nip + 16);
     ob[nip + 8] = 64;
-    wr16(ob, nip + 10, ipv4HeaderChecksum(ob, nip, ihl));
+    wr16(ob, nip + 10, ipv4HeaderChecksum(ob, nip));
     const nl4 = nip + ihl;
     ob[nl4] = 0;
-    wr16(ob, nl4 + 2, csumReplace16(rd16(ob, nl4 + 2), 8 << 8 | ob[nl4 + 1]!, ob[nl4 + 1]!));
+    wr16(ob, nl4 + 2, checksumUpdate16(rd16(ob, nl4 + 2), 8 << 8 | ob[nl4 + 1]!, ob[nl4 + 1]!));
     c[C_ECHO]!++;
     return drop(DropReason.Control);
   }
@@ -779,11 +780,11 @@ export class Router implements Vnf {
     ob.set([0x45, 0, (28 + quote) >> 8, (28 + quote) & 0xff, 0, 0, 0, 0, 64, 1, 0, 0], nip);
     wr32(ob, nip + 12, from);
     wr32(ob, nip + 16, src);
-    wr16(ob, nip + 10, ipv4HeaderChecksum(ob, nip, 20));
+    wr16(ob, nip + 10, ipv4HeaderChecksum(ob, nip));
     const ic = nip + 20;
     ob.set([type, code, 0, 0, 0, 0, 0, 0], ic);
     ob.set(b.subarray(ip, ip + quote), ic + 8);
-    wr16(ob, ic + 2, finish(sumBytes(ob, ic, 8 + quote, 0)));
+    wr16(ob, ic + 2, internetChecksum(ob, ic, 8 + quote));
     c[C_ICMP_OUT]!++;
   }
 
@@ -853,7 +854,7 @@ export class Router implements Vnf {
     const icmp = ip + 40;
     // Validation (§7.1.1, §7.1.2): hop limit 255, code 0, length >= 24, checksum.
     if (b[ip + 7] !== 255 || b[icmp + 1] !== 0 || plen < 24) return drop(DropReason.Malformed);
-    if (finish(sumBytes(b, icmp, plen, pseudo6(b, ip, 58, plen))) !== 0) return drop(DropReason.BadChecksum);
+    if (!verifyInternetChecksum(b, icmp, plen, pseudoHeaderSum6(b, ip + 8, ip + 24, 58, plen))) return drop(DropReason.BadChecksum);
     if (b[icmp + 8] === 0xff) return drop(DropReason.Malformed); // multicast target
     // Link-layer address option (type 1 source in NS, 2 target in NA).
     const type = b[icmp]!;
@@ -915,7 +916,7 @@ export class Router implements Vnf {
     const ni = nip + 40;
     ob[ni] = 129;
     // Addresses only swapped (the pseudo-header sum is unchanged): adjust for the type.
-    wr16(ob, ni + 2, csumReplace16(rd16(ob, ni + 2), (128 << 8) | ob[ni + 1]!, (129 << 8) | ob[ni + 1]!));
+    wr16(ob, ni + 2, checksumUpdate16(rd16(ob, ni + 2), (128 << 8) | ob[ni + 1]!, (129 << 8) | ob[ni + 1]!));
     c[C_ECHO]!++;
     return drop(DropReason.Control);
   }
@@ -948,7 +949,7 @@ export class Router implements Vnf {
     const ic = nip + 40;
     ob.set([type, code, 0, 0, 0, 0, 0, 0], ic);
     ob.set(b.subarray(ip, ip + quote), ic + 8);
-    wr16(ob, ic + 2, finish(sumBytes(ob, ic, icmpLen, pseudo6(ob, nip, 58, icmpLen))));
+    wr16(ob, ic + 2, internetChecksum(ob, ic, icmpLen, pseudoHeaderSum6(ob, nip + 8, nip + 24, 58, icmpLen)));
     c[C_ICMP_OUT]!++;
   }
 

@@ -1,8 +1,11 @@
 /**
- * Internet checksum helpers (RFC 1071) and the incremental update of RFC 1624.
+ * Byte accessors and the hot-path IPv4 header check, private to @nfvio/vnf.
  *
- * Private to @nfvio/vnf until @nfvio/packet exports its own; to be deduplicated
- * then. All sums are kept as unfolded 32-bit-safe numbers and folded at the end.
+ * The checksum arithmetic itself (RFC 1071 sums, the RFC 1624 incremental
+ * update, pseudo-headers) comes from @nfvio/packet; this file keeps only a
+ * range-check-free, unrolled verification of the option-less IPv4 header for
+ * the router's per-packet path (RFC 1812 §5.2.2), over bounds the caller has
+ * already checked.
  */
 
 /** One's-complement sum of `len` bytes at `off` (big-endian 16-bit words, odd byte padded), added to `init`. */
@@ -26,17 +29,6 @@ export function fold(s: number): number {
   return s;
 }
 
-/** The checksum field value for data whose one's-complement sum is `s`. */
-export function finish(s: number): number {
-  return ~fold(s) & 0xffff;
-}
-
-/** IPv4 header checksum of the `ihl*4`-byte header at `off`, computed with its checksum field taken as 0. */
-export function ipv4HeaderChecksum(b: Uint8Array, off: number, hlen: number): number {
-  const s = sumBytes(b, off, hlen, 0) - ((b[off + 10]! << 8) | b[off + 11]!);
-  return finish(s);
-}
-
 /** True when the IPv4 header at `off` verifies (its one's-complement sum is 0xffff). */
 export function ipv4HeaderValid(b: Uint8Array, off: number, hlen: number): boolean {
   if (hlen !== 20) return fold(sumBytes(b, off, hlen, 0)) === 0xffff;
@@ -55,35 +47,6 @@ export function ipv4HeaderValid(b: Uint8Array, off: number, hlen: number): boole
   s = (s & 0xffff) + (s >>> 16);
   s = (s & 0xffff) + (s >>> 16);
   return s === 0xffff;
-}
-
-/**
- * RFC 1624 eqn. 3: the new checksum after one 16-bit word of the covered data
- * changes from `oldWord` to `newWord`: HC' = ~(~HC + ~m + m').
- */
-export function csumReplace16(hc: number, oldWord: number, newWord: number): number {
-  let s = (~hc & 0xffff) + (~oldWord & 0xffff) + newWord;
-  s = (s & 0xffff) + (s >>> 16);
-  s = (s & 0xffff) + (s >>> 16);
-  return ~s & 0xffff;
-}
-
-/** RFC 1624 eqn. 3 for a 32-bit field (an IPv4 address): two 16-bit words at once. */
-export function csumReplace32(hc: number, oldVal: number, newVal: number): number {
-  let s = (~hc & 0xffff) + (~oldVal & 0xffff) + ((~oldVal >>> 16) & 0xffff) + (newVal & 0xffff) + (newVal >>> 16);
-  s = (s & 0xffff) + (s >>> 16);
-  s = (s & 0xffff) + (s >>> 16);
-  return ~s & 0xffff;
-}
-
-/** Sum of the IPv4 pseudo-header (RFC 793 §3.1, RFC 768) for `proto` and L4 length `len`. */
-export function pseudo4(b: Uint8Array, ipOff: number, proto: number, len: number): number {
-  return sumBytes(b, ipOff + 12, 8, 0) + proto + len;
-}
-
-/** Sum of the IPv6 pseudo-header (RFC 8200 §8.1) for next header `nh` and upper-layer length `len`. */
-export function pseudo6(b: Uint8Array, ipOff: number, nh: number, len: number): number {
-  return sumBytes(b, ipOff + 8, 32, 0) + (len >>> 16) + (len & 0xffff) + nh;
 }
 
 export function rd16(b: Uint8Array, o: number): number {

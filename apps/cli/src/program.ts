@@ -6,6 +6,8 @@
 import { Command, CommanderError } from "commander";
 import { registerBench } from "./commands/bench.js";
 import { registerDemo } from "./commands/demo.js";
+import { registerVhostUser } from "./commands/vhost-user.js";
+import { registerVirtioUser } from "./commands/virtio-user.js";
 import { CliError } from "./output.js";
 
 export function buildProgram(): Command {
@@ -16,6 +18,8 @@ export function buildProgram(): Command {
     .configureHelp({ sortSubcommands: true });
   registerDemo(program);
   registerBench(program);
+  registerVhostUser(program);
+  registerVirtioUser(program);
   return program;
 }
 

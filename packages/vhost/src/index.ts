@@ -3,3 +3,11 @@ export * as sys from "./sys/index.js";
 export { SysError, isSysError } from "./sys/index.js";
 // The vhost-user wire protocol: constants, message types, validating decoder, encoder, framer.
 export * from "./vhost-user/protocol.js";
+// The vhost-user back-end (protocol session, server/client sockets, the virtio-net device) and the virtio-user front-end.
+export { silentLogger, stderrLogger, type Logger, type LogLevel, type VhostUserDevice, type VhostUserVring } from "./vhost-user/device.js";
+export { mapMemoryTable, MemoryMapError, VhostUserMemory, type MappedRegion } from "./vhost-user/memory.js";
+export { VhostUserSession, type SessionOptions } from "./vhost-user/session.js";
+export { VhostUserServer, type VhostUserServerOptions } from "./vhost-user/server.js";
+export { VhostUserNetDevice, NET_DEVICE_FEATURES, NET_MODES, type NetMode, type NetDeviceOptions, type QueueCounters, type SchedulerStats } from "./vhost-user/net.js";
+export { FrontendChannel } from "./vhost-user/channel.js";
+export { VirtioUserFrontend, VirtioUserQueuePair, type VirtioUserOptions, type FrontendQueueCounters } from "./vhost-user/frontend.js";

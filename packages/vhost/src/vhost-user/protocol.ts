@@ -233,7 +233,9 @@ export type VhostUserErrorKind =
   /** A value given to an encoder does not fit its field. */
   | "unencodable"
   /** The framer has already failed; the stream cannot be resynchronised. */
-  | "failed";
+  | "failed"
+  /** A well-formed message the back-end refuses in its current state: out of order, an address outside every region, a feature not offered. */
+  | "rejected";
 
 export class VhostUserError extends Error {
   readonly kind: VhostUserErrorKind;

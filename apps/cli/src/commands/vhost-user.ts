@@ -1,0 +1,136 @@
+/**
+ * `nfvio vhost-user`: serve a virtio-net device behind a vhost-user socket
+ * until SIGINT/SIGTERM, then print per-queue counters.
+ */
+import type { Command } from "commander";
+import { NET_MODES, VhostUserNetDevice, VhostUserServer, type LogLevel, type NetMode, type QueueCounters, type SchedulerStats } from "@nfvio/vhost";
+import { CliError, positive, table } from "../output.js";
+
+interface VhostUserOptions {
+  socket: string;
+  client?: boolean;
+  queues: number;
+  mode: string;
+  idleMs: number;
+  verbose?: boolean;
+  json?: boolean;
+}
+
+/** What `--json` prints. */
+export interface VhostUserReport {
+  socket: string;
+  role: "server" | "client";
+  mode: NetMode;
+  queuePairs: number;
+  connections: number;
+  refused: number;
+  seconds: number;
+  queues: QueueCounters[];
+  totals: { rx: { frames: number; bytes: number }; tx: { frames: number; bytes: number }; errors: number };
+  /** Transmit frames taken per second between the first and the last 100 ms sample that saw traffic. */
+  rate: { frames: number; seconds: number; mpps: number };
+  scheduler: SchedulerStats;
+}
+
+export function formatErrors(errors: Record<string, number>): string {
+  const parts = Object.entries(errors).map(([k, n]) => `${k}=${n}`);
+  return parts.length > 0 ? parts.join(" ") : "-";
+}
+
+export function queueTable(queues: readonly { queue: number; direction: string; frames: number; bytes: number; errors: Record<string, number> }[]): string {
+  return table(
+    ["queue", "dir", "frames", "bytes", "errors"],
+    queues.map((q) => [q.queue, q.direction, q.frames, q.bytes, formatErrors(q.errors)]),
+  );
+}
+
+export function registerVhostUser(program: Command): void {
+  program
+    .command("vhost-user")
+    .description("Serve a virtio-net device (vhost-user back-end) for DPDK virtio-user or QEMU until SIGINT/SIGTERM, then print per-queue counters")
+    .requiredOption("--socket <path>", "vhost-user socket path (created with mode 0600 unless --client)")
+    .option("--client", "connect to a front-end that listens at --socket (reconnects after it goes away)")
+    .option("--queues <n>", "queue pairs", positive("--queues", true), 1)
+    .option("--mode <mode>", `datapath: ${NET_MODES.join(", ")}`, "drop")
+    .option("--idle-ms <ms>", "keep polling this long after the last frame before sleeping on kick eventfds", Number, 1)
+    .option("-v, --verbose", "log connections and ring set-up to stderr")
+    .option("--json", "print one JSON object")
+    .action(async (opts: VhostUserOptions) => {
+      if (!NET_MODES.includes(opts.mode as NetMode)) throw new CliError(`--mode must be one of ${NET_MODES.join(", ")}, got "${opts.mode}"`);
+      if (opts.queues > 128) throw new CliError(`--queues must be at most 128, got ${opts.queues}`);
+      if (!Number.isFinite(opts.idleMs) || opts.idleMs < 0) throw new CliError(`--idle-ms must be a non-negative number`);
+      const levels: LogLevel[] = opts.verbose ? ["info", "warn", "error"] : ["warn", "error"];
+      const log = (level: LogLevel, message: string): void => {
+        if (levels.includes(level)) process.stderr.write(`nfvio vhost-user ${level}: ${message}\n`);
+      };
+      const mode = opts.mode as NetMode;
+      const device = new VhostUserNetDevice({ queuePairs: opts.queues, mode, idleMs: opts.idleMs, log });
+      const role = opts.client ? "client" : "server";
+      const server = new VhostUserServer({ path: opts.socket, role, device, log });
+      try {
+        server.start();
+      } catch (e) {
+        throw new CliError(`cannot serve ${opts.socket}: ${(e as Error).message}`);
+      }
+      if (!opts.json) process.stderr.write(`nfvio vhost-user: ${role === "server" ? "listening on" : "connecting to"} ${opts.socket} (${opts.queues} queue pair(s), ${mode}); Ctrl-C to stop\n`);
+      const started = performance.now();
+      // Rate: sample the transmit frame count every 100 ms; traffic spans the first to the last sample that moved.
+      const txFrames = (): number => device.counters().reduce((n, q) => (q.direction === "tx" ? n + q.frames : n), 0);
+      let last = 0;
+      let firstT = -1;
+      let firstN = 0;
+      let lastT = -1;
+      let lastN = 0;
+      const sampler = setInterval(() => {
+        const n = txFrames();
+        const t = performance.now();
+        if (n !== last) {
+          if (firstT < 0) {
+            firstT = t - 100;
+            firstN = last;
+          }
+          lastT = t;
+          lastN = n;
+          last = n;
+        }
+      }, 100);
+      await new Promise<void>((resolve) => {
+        const stop = (): void => {
+          process.off("SIGINT", stop);
+          process.off("SIGTERM", stop);
+          resolve();
+        };
+        process.on("SIGINT", stop);
+        process.on("SIGTERM", stop);
+      });
+      clearInterval(sampler);
+      server.close();
+      const queues = device.counters();
+      const sum = (dir: "rx" | "tx") => queues.filter((q) => q.direction === dir).reduce((a, q) => ({ frames: a.frames + q.frames, bytes: a.bytes + q.bytes }), { frames: 0, bytes: 0 });
+      const final = txFrames();
+      if (final !== lastN && lastT >= 0) {
+        lastN = final;
+        lastT = performance.now();
+      }
+      const rateSeconds = firstT >= 0 ? (lastT - firstT) / 1000 : 0;
+      const rateFrames = firstT >= 0 ? lastN - firstN : 0;
+      const report: VhostUserReport = {
+        socket: opts.socket,
+        role,
+        mode,
+        queuePairs: opts.queues,
+        connections: server.connections,
+        refused: server.refused,
+        seconds: (performance.now() - started) / 1000,
+        queues,
+        totals: { rx: sum("rx"), tx: sum("tx"), errors: queues.reduce((n, q) => n + Object.values(q.errors).reduce((a, b) => a + b, 0), 0) },
+        rate: { frames: rateFrames, seconds: rateSeconds, mpps: rateSeconds > 0 ? rateFrames / rateSeconds / 1e6 : 0 },
+        scheduler: { ...device.sched },
+      };
+      if (opts.json) process.stdout.write(JSON.stringify(report) + "\n");
+      else {
+        process.stdout.write(queueTable(queues) + "\n");
+        process.stdout.write(`connections ${report.connections}, refused ${report.refused}; transmit rate ${report.rate.mpps.toFixed(3)} Mpps over ${rateSeconds.toFixed(2)} s; wakeups ${report.scheduler.wakeups}, kicks ${report.scheduler.kicks}, calls ${report.scheduler.calls}\n`);
+      }
+    });
+}

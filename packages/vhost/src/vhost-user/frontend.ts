@@ -1,0 +1,441 @@
+/**
+ * A virtio-user front-end: nfvio as the driver of a virtio-net device whose
+ * back-end sits behind a vhost-user socket (DPDK's `net_vhost`, nfvio's own
+ * back-end, any vhost-user-net implementation).
+ *
+ * Guest memory is a memfd (one, or two: rings and buffers apart) mapped
+ * here and handed to the back-end in SET_MEM_TABLE. Its guest-physical
+ * addresses are chosen freely (the back-end translates descriptor addresses
+ * through the table's guest addresses); ring addresses in SET_VRING_ADDR
+ * are this process's virtual addresses of the rings, translated by the
+ * back-end through the user addresses (vhost-user.rst, "Memory access").
+ *
+ * Set-up follows the order QEMU and DPDK's virtio-user use: SET_OWNER,
+ * GET_FEATURES, GET/SET_PROTOCOL_FEATURES, GET_QUEUE_NUM, SET_FEATURES,
+ * SET_MEM_TABLE, then per ring NUM, BASE, ADDR, KICK, CALL, and
+ * SET_VRING_ENABLE. With REPLY_ACK every request without a reply of its own
+ * asks for an ack, so a refusal is reported at the request that caused it.
+ *
+ * The datapath polls: notifications from the back-end are turned off on
+ * both rings of each pair (the call eventfds are still handed over, as back-
+ * ends expect them), and a kick is written only when the ring's kick
+ * decision (`publish()`: VIRTQ_USED_F_NO_NOTIFY / avail_event / packed
+ * event suppression) asks for one.
+ */
+import {
+  GuestMemory,
+  netHeaderSize,
+  ringFactory,
+  VIRTIO_F_EVENT_IDX,
+  VIRTIO_F_RING_PACKED,
+  VIRTIO_F_VERSION_1,
+  VIRTIO_NET_F_MQ,
+  VIRTIO_NET_F_MRG_RXBUF,
+  featureNames,
+  type DriverQueue,
+  type RingPlacement,
+} from "@nfvio/virtio";
+import * as sys from "../sys/index.js";
+import { FrontendChannel } from "./channel.js";
+import { silentLogger, type Logger } from "./device.js";
+import { featureMask, ProtocolFeature, VHOST_USER_F_PROTOCOL_FEATURES, VhostUserError, type FrontendRequestBodies, type FrontendRequestName, type MemoryRegion } from "./protocol.js";
+
+const PROTOCOL_FEATURES_BIT = 1n << BigInt(VHOST_USER_F_PROTOCOL_FEATURES);
+const PAGE = 4096;
+const alignUp = (x: number, a: number): number => Math.ceil(x / a) * a;
+
+export interface VirtioUserOptions {
+  /** Socket path of a listening back-end. */
+  path: string;
+  /** Queue pairs (default 1); more than one needs VIRTIO_NET_F_MQ and VHOST_USER_PROTOCOL_F_MQ. */
+  queuePairs?: number;
+  /** Packed rings (default split). */
+  packed?: boolean;
+  /** Ring size (default 256; a power of two for split rings). */
+  queueSize?: number;
+  /** Bytes per buffer, header included (default 2048). */
+  bufferSize?: number;
+  /** Guest memory in one memfd, or two (rings apart from buffers) to exercise multi-region tables (default 1). */
+  regions?: 1 | 2;
+  /** Features to ask for; the result is what the back-end offers of these (default VERSION_1 | MRG_RXBUF | EVENT_IDX, plus RING_PACKED / MQ as needed). */
+  features?: bigint;
+  /** Keep retrying the connection this long while nobody listens yet (default 0: fail at once). */
+  connectTimeoutMs?: number;
+  log?: Logger;
+}
+
+/** Counters of one ring of the front-end. */
+export interface FrontendQueueCounters {
+  queue: number;
+  direction: "rx" | "tx";
+  frames: number;
+  bytes: number;
+  errors: Record<string, number>;
+}
+
+class Counters {
+  frames = 0;
+  bytes = 0;
+  errors: Record<string, number> = {};
+  count(name: string): void {
+    this.errors[name] = (this.errors[name] ?? 0) + 1;
+  }
+}
+
+interface Area {
+  mem: GuestMemory;
+  /** Map a guest-physical address in the rings to this process's virtual address. */
+  userOf(gpa: number): bigint;
+}
+
+/** One receive/transmit queue pair of the front-end. */
+export class VirtioUserQueuePair {
+  readonly rxCounters = new Counters();
+  readonly txCounters = new Counters();
+  /** Frames added but not yet completed by the back-end. */
+  txInFlight = 0;
+  private readonly txFree: Uint32Array;
+  private txFreeTop: number;
+  private readonly tokens: Uint32Array;
+  private readonly lens: Uint32Array;
+  private readonly addrs = new Float64Array(1);
+  private readonly lenOut = new Uint32Array(1);
+  private readonly hdr: number;
+  // A frame spread over several receive buffers (MRG_RXBUF), being gathered.
+  private mergeLeft = 0;
+  private mergeLen = 0;
+  private readonly scratch: Uint8Array;
+
+  constructor(
+    readonly index: number,
+    readonly rx: DriverQueue,
+    readonly tx: DriverQueue,
+    private readonly mem: GuestMemory,
+    private readonly rxBufBase: number,
+    private readonly txBufBase: number,
+    private readonly bufferSize: number,
+    private readonly kickRx: () => void,
+    private readonly kickTx: () => void,
+    features: bigint,
+  ) {
+    const size = tx.size;
+    this.txFree = new Uint32Array(size);
+    for (let i = 0; i < size; i++) this.txFree[i] = size - 1 - i;
+    this.txFreeTop = size;
+    this.tokens = new Uint32Array(Math.max(size, 32));
+    this.lens = new Uint32Array(Math.max(size, 32));
+    this.hdr = netHeaderSize(features);
+    this.scratch = new Uint8Array(65536 + 64);
+    // Polling driver: no used-buffer notifications wanted.
+    rx.setNotify(false);
+    tx.setNotify(false);
+    for (let t = 0; t < rx.size; t++) this.postRx(t);
+    if (rx.publish()) this.kickRx();
+  }
+
+  private postRx(token: number): boolean {
+    this.addrs[0] = this.rxBufBase + token * this.bufferSize;
+    this.lenOut[0] = this.bufferSize;
+    return this.rx.add(this.addrs, this.lenOut, 0, 1, token);
+  }
+
+  /** Free transmit buffers. */
+  get txFreeCount(): number {
+    return this.txFreeTop;
+  }
+
+  /**
+   * Copy `frame[0..length)` after a zeroed virtio-net header into a free
+   * transmit buffer and add it (visible to the back-end after {@link flush}).
+   * False when no buffer is free; frames longer than a buffer are refused.
+   */
+  send(frame: Uint8Array, length = frame.length): boolean {
+    if (this.txFreeTop === 0) return false;
+    if (length + this.hdr > this.bufferSize) {
+      this.txCounters.count("frame_too_long");
+      return false;
+    }
+    const token = this.txFree[this.txFreeTop - 1]!;
+    const gpa = this.txBufBase + token * this.bufferSize;
+    const ri = this.mem.find(gpa, this.bufferSize);
+    const r = this.mem.regions[ri]!;
+    // The header stays zero (written once at set-up): no offloads are requested.
+    r.bytes.set(length === frame.length ? frame : frame.subarray(0, length), this.mem.offsetIn(ri, gpa) + this.hdr);
+    this.addrs[0] = gpa;
+    this.lenOut[0] = this.hdr + length;
+    if (!this.tx.add(this.addrs, this.lenOut, 1, 0, token)) return false;
+    this.txFreeTop--;
+    this.txInFlight++;
+    this.txCounters.frames++;
+    this.txCounters.bytes += length;
+    return true;
+  }
+
+  /** Publish added transmit buffers; kick when the ring asks for it. */
+  flush(): void {
+    if (this.tx.publish()) this.kickTx();
+  }
+
+  /** Take back transmit buffers the back-end is done with; returns how many. */
+  reclaimTx(): number {
+    const n = this.tx.reclaim(this.tokens, this.lens, this.tokens.length);
+    for (let i = 0; i < n; i++) this.txFree[this.txFreeTop++] = this.tokens[i]!;
+    this.txInFlight -= n;
+    if (this.tx.broken) this.txCounters.errors[`fault_${this.tx.brokenBy}`] = 1;
+    return n;
+  }
+
+  /**
+   * Receive up to `max` used buffers; each complete frame is counted and,
+   * when `onFrame` is given, passed as a view valid only during the call.
+   * Buffers are posted again at once. Returns the frames completed.
+   */
+  receive(onFrame?: (frame: Uint8Array) => void, max = 32): number {
+    const n = this.rx.reclaim(this.tokens, this.lens, Math.min(max, this.tokens.length));
+    let frames = 0;
+    const hdr = this.hdr;
+    for (let i = 0; i < n; i++) {
+      const token = this.tokens[i]!;
+      const len = this.lens[i]!;
+      const gpa = this.rxBufBase + token * this.bufferSize;
+      const ri = this.mem.find(gpa, this.bufferSize);
+      const bytes = this.mem.regions[ri]!.bytes;
+      const off = this.mem.offsetIn(ri, gpa);
+      if (this.mergeLeft === 0) {
+        if (len < hdr) {
+          this.rxCounters.count("short_buffer");
+        } else {
+          const numBuffers = hdr >= 12 ? bytes[off + 10]! | (bytes[off + 11]! << 8) : 1;
+          const payload = len - hdr;
+          if (numBuffers <= 1) {
+            frames++;
+            this.rxCounters.frames++;
+            this.rxCounters.bytes += payload;
+            onFrame?.(bytes.subarray(off + hdr, off + len));
+          } else if (payload <= this.scratch.length) {
+            this.scratch.set(bytes.subarray(off + hdr, off + len), 0);
+            this.mergeLen = payload;
+            this.mergeLeft = numBuffers - 1;
+          } else this.rxCounters.count("frame_too_long");
+        }
+      } else {
+        if (this.mergeLen + len <= this.scratch.length) this.scratch.set(bytes.subarray(off, off + len), this.mergeLen);
+        this.mergeLen += len;
+        if (--this.mergeLeft === 0) {
+          frames++;
+          this.rxCounters.frames++;
+          this.rxCounters.bytes += this.mergeLen;
+          onFrame?.(this.scratch.subarray(0, Math.min(this.mergeLen, this.scratch.length)));
+        }
+      }
+      if (!this.postRx(token)) this.rxCounters.count("repost_failed");
+    }
+    if (n > 0 && this.rx.publish()) this.kickRx();
+    if (this.rx.broken) this.rxCounters.errors[`fault_${this.rx.brokenBy}`] = 1;
+    return frames;
+  }
+
+  counters(): FrontendQueueCounters[] {
+    return [
+      { queue: 2 * this.index, direction: "rx", frames: this.rxCounters.frames, bytes: this.rxCounters.bytes, errors: { ...this.rxCounters.errors } },
+      { queue: 2 * this.index + 1, direction: "tx", frames: this.txCounters.frames, bytes: this.txCounters.bytes, errors: { ...this.txCounters.errors } },
+    ];
+  }
+}
+
+/** nfvio as a virtio-net driver over vhost-user. */
+export class VirtioUserFrontend {
+  readonly features: bigint;
+  readonly protocolFeatures: bigint;
+  readonly pairs: readonly VirtioUserQueuePair[];
+  private readonly channel: FrontendChannel;
+  private readonly mappings: sys.Mapping[];
+  private readonly eventfds: number[];
+  private readonly kickCount: { n: number };
+  private closed = false;
+
+  private constructor(channel: FrontendChannel, features: bigint, protocolFeatures: bigint, pairs: VirtioUserQueuePair[], mappings: sys.Mapping[], eventfds: number[], kickCount: { n: number }) {
+    this.channel = channel;
+    this.features = features;
+    this.protocolFeatures = protocolFeatures;
+    this.pairs = pairs;
+    this.mappings = mappings;
+    this.eventfds = eventfds;
+    this.kickCount = kickCount;
+  }
+
+  /** Kicks written (eventfd writes), all rings. */
+  get kicks(): number {
+    return this.kickCount.n;
+  }
+
+  /** Connect, negotiate, share memory and set up every ring. */
+  static async connect(options: VirtioUserOptions): Promise<VirtioUserFrontend> {
+    const log = options.log ?? silentLogger;
+    const pairs = options.queuePairs ?? 1;
+    const packed = options.packed ?? false;
+    const size = options.queueSize ?? 256;
+    const bufferSize = options.bufferSize ?? 2048;
+    if (!Number.isInteger(pairs) || pairs < 1 || pairs > 128) throw new RangeError(`queuePairs must be 1 .. 128, got ${pairs}`);
+    if (!Number.isInteger(bufferSize) || bufferSize < 64 || bufferSize > 65536) throw new RangeError(`bufferSize must be 64 .. 65536, got ${bufferSize}`);
+    const fd = await connectRetrying(options.path, options.connectTimeoutMs ?? 0);
+    const ch = new FrontendChannel(fd);
+    const owned: number[] = [];
+    const mappings: sys.Mapping[] = [];
+    try {
+      ch.send("SET_OWNER", null);
+      const offered = await ch.request("GET_FEATURES", null);
+      let protocol = 0n;
+      if ((offered & PROTOCOL_FEATURES_BIT) !== 0n) {
+        const po = await ch.request("GET_PROTOCOL_FEATURES", null);
+        protocol = po & featureMask(ProtocolFeature.MQ, ProtocolFeature.REPLY_ACK);
+        ch.send("SET_PROTOCOL_FEATURES", protocol);
+      }
+      const ack = (protocol & featureMask(ProtocolFeature.REPLY_ACK)) !== 0n;
+      const wanted = options.features ?? (VIRTIO_F_VERSION_1 | VIRTIO_NET_F_MRG_RXBUF | VIRTIO_F_EVENT_IDX | (packed ? VIRTIO_F_RING_PACKED : 0n) | (pairs > 1 ? VIRTIO_NET_F_MQ : 0n));
+      const features = offered & wanted;
+      if ((features & VIRTIO_F_VERSION_1) === 0n) throw new VhostUserError("rejected", "the back-end does not offer VIRTIO_F_VERSION_1");
+      if (packed && (features & VIRTIO_F_RING_PACKED) === 0n) throw new VhostUserError("rejected", "packed rings asked for, but the back-end does not offer VIRTIO_F_RING_PACKED");
+      if (pairs > 1) {
+        if ((features & VIRTIO_NET_F_MQ) === 0n || (protocol & featureMask(ProtocolFeature.MQ)) === 0n) throw new VhostUserError("rejected", `${pairs} queue pairs need VIRTIO_NET_F_MQ and VHOST_USER_PROTOCOL_F_MQ from the back-end`);
+        const max = await ch.request("GET_QUEUE_NUM", null);
+        if (BigInt(pairs) > max) throw new VhostUserError("rejected", `the back-end supports ${max} queue pairs, ${pairs} asked for`);
+      }
+      const acked = async <K extends FrontendRequestName>(name: K, body: FrontendRequestBodies[K], fds: number[] = []): Promise<void> => {
+        ch.send(name, body, fds, { needReply: ack });
+        if (ack) {
+          const r = await ch.reply(name);
+          if (r !== 0n) throw new VhostUserError("rejected", `the back-end refused ${name} (reply ${String(r)})`);
+        }
+      };
+      await acked("SET_FEATURES", features | (offered & PROTOCOL_FEATURES_BIT));
+      log("info", `${options.path}: features ${featureNames(features).join(", ")}`);
+
+      // Guest memory: rings, then buffers (rx and tx for each pair).
+      const kind = ringFactory(packed ? "packed" : "split");
+      const ringBase = 0x4000_0000;
+      const placements: RingPlacement[] = [];
+      let at = ringBase;
+      for (let i = 0; i < 2 * pairs; i++) {
+        const p = kind.place(size, at);
+        placements.push(p);
+        at = alignUp(p.end, 64);
+      }
+      const ringBytes = alignUp(at - ringBase, PAGE);
+      const bufBytes = alignUp(2 * pairs * size * bufferSize, PAGE);
+      const twoRegions = (options.regions ?? 1) === 2;
+      const specs = twoRegions
+        ? [
+            { gpa: ringBase, size: ringBytes },
+            { gpa: alignUp(ringBase + ringBytes, 1 << 20) + (1 << 20), size: bufBytes },
+          ]
+        : [{ gpa: ringBase, size: ringBytes + bufBytes }];
+      const bufBase = twoRegions ? specs[1]!.gpa : ringBase + ringBytes;
+      const regions: MemoryRegion[] = [];
+      const memfds: number[] = [];
+      for (const [i, s] of specs.entries()) {
+        const mfd = sys.memfdCreate(`nfvio-virtio-user-${i}`);
+        memfds.push(mfd);
+        sys.ftruncate(mfd, s.size);
+        const m = sys.mmap(mfd, s.size);
+        mappings.push(m);
+        regions.push({ guestAddr: BigInt(s.gpa), size: BigInt(s.size), userAddr: m.address, mmapOffset: 0n });
+      }
+      const mem = new GuestMemory(specs.map((s, i) => ({ gpa: s.gpa, buffer: mappings[i]!.buffer })));
+      const area: Area = {
+        mem,
+        userOf(gpa) {
+          const i = specs.findIndex((s) => gpa >= s.gpa && gpa < s.gpa + s.size);
+          return mappings[i]!.address + BigInt(gpa - specs[i]!.gpa);
+        },
+      };
+      try {
+        await acked("SET_MEM_TABLE", { regions }, memfds);
+      } finally {
+        sys.closeAll(memfds);
+      }
+
+      const eventfds: number[] = [];
+      const kickFds: number[] = [];
+      const queues: DriverQueue[] = [];
+      for (let i = 0; i < 2 * pairs; i++) {
+        const p = placements[i]!;
+        const q = kind.driver(area.mem, p, features, true);
+        queues.push(q);
+        const kick = sys.eventfd(0);
+        const call = sys.eventfd(0);
+        eventfds.push(kick, call);
+        owned.push(kick, call);
+        kickFds.push(kick);
+        await acked("SET_VRING_NUM", { index: i, num: size });
+        // Split: next available index 0. Packed: position 0 with the driver's wrap counter 1 (bit 15), as DPDK's virtio-user sends it.
+        await acked("SET_VRING_BASE", { index: i, num: packed ? 0x8000 : 0 });
+        await acked("SET_VRING_ADDR", { index: i, flags: 0, desc: area.userOf(p.descArea), avail: area.userOf(p.driverArea), used: area.userOf(p.deviceArea), log: 0n });
+        await acked("SET_VRING_KICK", { index: i, noFd: false }, [kick]);
+        await acked("SET_VRING_CALL", { index: i, noFd: false }, [call]);
+      }
+      if ((offered & PROTOCOL_FEATURES_BIT) !== 0n) {
+        for (let i = 0; i < 2 * pairs; i++) await acked("SET_VRING_ENABLE", { index: i, num: 1 });
+      }
+      const kicks = { n: 0 };
+      const kicker = (fdk: number) => (): void => {
+        kicks.n++;
+        sys.eventfdWrite(fdk, 1n);
+      };
+      const qps: VirtioUserQueuePair[] = [];
+      for (let k = 0; k < pairs; k++) {
+        qps.push(new VirtioUserQueuePair(k, queues[2 * k]!, queues[2 * k + 1]!, mem, bufBase + 2 * k * size * bufferSize, bufBase + (2 * k + 1) * size * bufferSize, bufferSize, kicker(kickFds[2 * k]!), kicker(kickFds[2 * k + 1]!), features));
+      }
+      const frontend = new VirtioUserFrontend(ch, features, protocol, qps, mappings, eventfds, kicks);
+      return frontend;
+    } catch (e) {
+      ch.close();
+      sys.closeAll(owned);
+      for (const m of mappings) m.unmap();
+      throw e;
+    }
+  }
+
+  /** True once the back-end has closed the connection. */
+  get disconnected(): boolean {
+    return this.channel.closed;
+  }
+
+  /** Counters of every ring, queue order. */
+  counters(): FrontendQueueCounters[] {
+    return this.pairs.flatMap((p) => p.counters());
+  }
+
+  /**
+   * Stop every ring (GET_VRING_BASE, so the back-end finishes with our
+   * memory), then close the socket, unmap the memory and close the eventfds.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      if (!this.channel.closed) {
+        for (let i = 0; i < 2 * this.pairs.length; i++) await this.channel.request("GET_VRING_BASE", { index: i, num: 0 });
+      }
+    } catch {
+      // the back-end went away: nothing left to stop
+    } finally {
+      this.channel.close();
+      sys.closeAll(this.eventfds);
+      for (const m of this.mappings) m.unmap();
+    }
+  }
+}
+
+async function connectRetrying(path: string, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return sys.connectUnix(path);
+    } catch (e) {
+      const retriable = sys.isSysError(e) && (e.code === "ENOENT" || e.code === "ECONNREFUSED" || e.code === "EAGAIN");
+      if (!retriable || Date.now() >= deadline) throw e;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}

@@ -1,0 +1,510 @@
+/**
+ * A virtio-net device behind vhost-user, with three datapaths:
+ *
+ * - `drop`: count every frame of every transmit queue and return its buffer.
+ * - `echo`: put every frame taken from transmitq k into receiveq k of the
+ *   same pair (a loopback cable).
+ * - `macswap`: as echo, with the destination and source MAC addresses
+ *   swapped, so a peer that sends to us sees its frames come back to it.
+ *
+ * Queue numbering (virtio 1.2 §5.1.2): vring 2k is receiveq k+1, 2k+1 is
+ * transmitq k+1.
+ *
+ * ## Frames and headers (§5.1.6)
+ * Every buffer starts with a `struct virtio_net_hdr` of `netHeaderSize`
+ * bytes (12 with VIRTIO_F_VERSION_1 or MRG_RXBUF), anywhere in the chain's
+ * descriptors (the copy walks segments, so any layout works). No checksum
+ * or segmentation offload is offered, so a transmitted header carries
+ * nothing the device must act on, and a received header is all zeros
+ * except `num_buffers`. With VIRTIO_NET_F_MRG_RXBUF a frame may span
+ * several receive buffers; the header, in the first, says how many
+ * (§5.1.6.4: "num_buffers ... the number of descriptors used"). Without it
+ * one buffer must hold header and frame.
+ *
+ * When a receive queue has no buffer, the frame is dropped and counted as
+ * `no_rx_buffer` (as DPDK's vhost library does; the transmit buffer is
+ * returned either way). Buffers taken for a frame that then ran out of
+ * room are kept for the next frame, not returned half-written.
+ *
+ * ## Counters
+ * Per vring: `frames` and `bytes` (frame bytes, without the virtio-net
+ * header), and errors by name: every {@link QueueFault} the ring code
+ * detects (a fault breaks the queue: DEVICE_NEEDS_RESET, err eventfd),
+ * `short_frame` (less than a header plus an Ethernet header),
+ * `no_rx_buffer`, `rx_buffer_too_small`, `rx_not_ready` (receive ring not
+ * started or disabled; "in the disabled state the back-end must not supply
+ * any new RX packets, but must process and discard any TX packets").
+ *
+ * ## Scheduling on Node's event loop
+ * Idle, the device waits: each transmit ring's kick eventfd is watched by
+ * libuv (epoll) and nothing runs. A kick wakes it: it asks the driver to
+ * stop kicking (VIRTQ_USED_F_NO_NOTIFY, or an unmoved avail_event /
+ * packed DISABLE) and polls. Polling is a chain of `setImmediate` turns:
+ * each turn runs up to `roundsPerTurn` rounds of one burst (default 32
+ * frames) per queue pair, stopping early when a round finds nothing, then
+ * yields to the event loop (so socket messages, timers and other devices
+ * run between turns; libuv polls with timeout 0 while immediates are
+ * pending). After `idleMs` without work it re-enables kicks, checks the
+ * rings once more (a driver may have added buffers before it saw the
+ * change), and sleeps on the eventfds again. A ring whose kick descriptor
+ * was replaced by polling (the no-fd bit) is re-checked every millisecond
+ * while idle.
+ */
+import {
+  DescChain,
+  netHeaderSize,
+  readFromChain,
+  VIRTIO_F_EVENT_IDX,
+  VIRTIO_F_INDIRECT_DESC,
+  VIRTIO_F_RING_PACKED,
+  VIRTIO_F_VERSION_1,
+  VIRTIO_NET_F_MQ,
+  VIRTIO_NET_F_MRG_RXBUF,
+  writeToChain,
+  type DeviceQueue,
+  type GuestMemory,
+  type QueueStats,
+} from "@nfvio/virtio";
+import { copyChainToChain } from "./copy.js";
+import { silentLogger, type Logger, type VhostUserDevice, type VhostUserVring } from "./device.js";
+
+export type NetMode = "drop" | "echo" | "macswap";
+export const NET_MODES: readonly NetMode[] = ["drop", "echo", "macswap"];
+
+/** Features the network device offers (MQ is added when it has more than one queue pair). */
+export const NET_DEVICE_FEATURES = VIRTIO_F_VERSION_1 | VIRTIO_F_RING_PACKED | VIRTIO_F_EVENT_IDX | VIRTIO_F_INDIRECT_DESC | VIRTIO_NET_F_MRG_RXBUF;
+
+export interface NetDeviceOptions {
+  /** Queue pairs, 1 .. 128 (default 1). */
+  queuePairs?: number;
+  /** Datapath (default "drop"). */
+  mode?: NetMode;
+  /** Frames per burst (default 32). */
+  burst?: number;
+  /** Rounds of one burst per queue pair in one event-loop turn (default 8). */
+  roundsPerTurn?: number;
+  /** Keep polling this long after the last frame before sleeping on kicks (default 1 ms; 0 sleeps at once). */
+  idleMs?: number;
+  /** Offered features (default NET_DEVICE_FEATURES, plus MQ with several pairs); e.g. clear RING_PACKED to force split rings. */
+  features?: bigint;
+  log?: Logger;
+}
+
+/** Counters of one vring. */
+export interface QueueCounters {
+  /** Vring index. */
+  queue: number;
+  /** "rx": device to driver (receiveq); "tx": driver to device (transmitq). */
+  direction: "rx" | "tx";
+  frames: number;
+  bytes: number;
+  /** Errors by name (only those that happened). */
+  errors: Record<string, number>;
+}
+
+/** How the datapath used the event loop. */
+export interface SchedulerStats {
+  /** Idle to polling transitions (a kick, or a ring starting). */
+  wakeups: number;
+  /** Polling turns that found work. */
+  busyTurns: number;
+  /** Polling turns that found none (spinning before going idle). */
+  idleTurns: number;
+  /** Polling to idle transitions. */
+  sleeps: number;
+  /** Kicks received on transmit rings. */
+  kicks: number;
+  /** Used-buffer notifications sent (call eventfd writes). */
+  calls: number;
+}
+
+/** Most receive buffers one frame may take with MRG_RXBUF. */
+const MAX_MERGE = 32;
+const POOL = 64;
+/** Ethernet header: a frame shorter than this is not a frame. */
+const ETH_HLEN = 14;
+
+class Counters {
+  frames = 0;
+  bytes = 0;
+  errors: Record<string, number> = {};
+  count(name: string): void {
+    this.errors[name] = (this.errors[name] ?? 0) + 1;
+  }
+  addFaults(stats: QueueStats): void {
+    for (const [k, n] of Object.entries(stats.faults)) if (n > 0) this.errors[k] = (this.errors[k] ?? 0) + n;
+  }
+}
+
+class Pair {
+  rx: VhostUserVring | null = null;
+  tx: VhostUserVring | null = null;
+  readonly rxc = new Counters();
+  readonly txc = new Counters();
+  txChains: DescChain[] = [];
+  rxPool: DescChain[] = [];
+  poolNext = 0;
+  readonly one: DescChain[] = [new DescChain(1)];
+  readonly carry: (DescChain | null)[] = new Array<DescChain | null>(MAX_MERGE).fill(null);
+  carryHead = 0;
+  carryCount = 0;
+  readonly use: (DescChain | null)[] = new Array<DescChain | null>(MAX_MERGE).fill(null);
+  brokenReported = [false, false];
+}
+
+export class VhostUserNetDevice implements VhostUserDevice {
+  readonly features: bigint;
+  readonly vrings: number;
+  readonly queueNum: number;
+  readonly mode: NetMode;
+  readonly sched: SchedulerStats = { wakeups: 0, busyTurns: 0, idleTurns: 0, sleeps: 0, kicks: 0, calls: 0 };
+  private readonly pairs: Pair[];
+  private readonly burst: number;
+  private readonly rounds: number;
+  private readonly idleMs: number;
+  private readonly log: Logger;
+  private hdr = 12;
+  private mrg = false;
+  private active = false;
+  private scheduled = false;
+  private lastWork = 0;
+  private pollTimer: NodeJS.Timeout | null = null;
+  private readonly hdrBytes = new Uint8Array(20);
+  private readonly mac = new Uint8Array(12);
+  private readonly written = new Uint32Array(MAX_MERGE);
+  private readonly turn = (): void => this.onTurn();
+
+  constructor(options: NetDeviceOptions = {}) {
+    const pairs = options.queuePairs ?? 1;
+    if (!Number.isInteger(pairs) || pairs < 1 || pairs > 128) throw new RangeError(`queuePairs must be 1 .. 128, got ${pairs}`);
+    this.mode = options.mode ?? "drop";
+    if (!NET_MODES.includes(this.mode)) throw new RangeError(`mode must be one of ${NET_MODES.join(", ")}`);
+    this.burst = options.burst ?? 32;
+    if (!Number.isInteger(this.burst) || this.burst < 1 || this.burst > 1024) throw new RangeError(`burst must be 1 .. 1024, got ${this.burst}`);
+    this.rounds = options.roundsPerTurn ?? 8;
+    this.idleMs = options.idleMs ?? 1;
+    this.log = options.log ?? silentLogger;
+    this.features = options.features ?? (NET_DEVICE_FEATURES | (pairs > 1 ? VIRTIO_NET_F_MQ : 0n));
+    this.vrings = 2 * pairs;
+    this.queueNum = pairs;
+    this.pairs = Array.from({ length: pairs }, () => new Pair());
+  }
+
+  // -------------------------------------------------------------------------
+  // Device hooks
+
+  featuresSet(features: bigint): void {
+    this.hdr = netHeaderSize(features);
+    this.mrg = (features & VIRTIO_NET_F_MRG_RXBUF) !== 0n;
+  }
+
+  vringStarted(v: VhostUserVring): void {
+    const p = this.pairs[v.index >> 1]!;
+    const q = v.queue!;
+    const segs = Math.min(q.size, 256);
+    if ((v.index & 1) === 1) {
+      p.tx = v;
+      p.txChains = Array.from({ length: this.burst }, () => new DescChain(segs));
+      p.brokenReported[1] = false;
+    } else {
+      p.rx = v;
+      p.rxPool = Array.from({ length: POOL }, () => new DescChain(segs));
+      p.poolNext = 0;
+      p.carryCount = 0;
+      p.brokenReported[0] = false;
+      // Receive buffers are taken when frames need them; kicks on this ring are of no use.
+      q.setNotify(false);
+    }
+    this.wake();
+  }
+
+  vringKicked(v: VhostUserVring): void {
+    if ((v.index & 1) === 1) {
+      this.sched.kicks++;
+      this.wake();
+    }
+  }
+
+  vringStopping(v: VhostUserVring): number {
+    const p = this.pairs[v.index >> 1]!;
+    const q = v.queue!;
+    let held = 0;
+    if ((v.index & 1) === 1) {
+      // Finish what the driver already queued, so every frame it handed over is counted.
+      for (let i = 0; i <= q.size; i++) if (this.processPair(p) === 0) break;
+      p.txc.addFaults(q.stats);
+      p.tx = null;
+    } else {
+      held = p.carryCount;
+      if (held > 0 && v.packed) {
+        // A packed ring cannot be rewound: give the buffers back empty.
+        for (let i = 0; i < held; i++) q.pushUsed(p.carry[(p.carryHead + i) % MAX_MERGE]!, 0);
+        if (q.publishUsed()) this.callOf(v);
+        held = 0;
+      }
+      p.carryCount = 0;
+      p.rxc.addFaults(q.stats);
+      p.rx = null;
+    }
+    return held;
+  }
+
+  disconnected(): void {
+    for (const p of this.pairs) {
+      p.rx = null;
+      p.tx = null;
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  // Scheduling
+
+  private wake(): void {
+    if (!this.active) {
+      this.active = true;
+      this.sched.wakeups++;
+      this.setTxNotify(false);
+      if (this.pollTimer) {
+        clearTimeout(this.pollTimer);
+        this.pollTimer = null;
+      }
+    }
+    this.lastWork = performance.now();
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.turn);
+    }
+  }
+
+  private onTurn(): void {
+    this.scheduled = false;
+    let work = 0;
+    for (let r = 0; r < this.rounds; r++) {
+      let w = 0;
+      for (let i = 0; i < this.pairs.length; i++) w += this.processPair(this.pairs[i]!);
+      work += w;
+      if (w === 0) break;
+    }
+    const now = performance.now();
+    if (work > 0) {
+      this.sched.busyTurns++;
+      this.lastWork = now;
+    } else {
+      this.sched.idleTurns++;
+      if (now - this.lastWork >= this.idleMs && !this.anyStarted()) return this.sleep();
+      if (now - this.lastWork >= this.idleMs) {
+        this.setTxNotify(true);
+        if (!this.anyPending()) return this.sleep();
+        this.setTxNotify(false);
+        this.lastWork = now;
+      }
+    }
+    this.scheduled = true;
+    setImmediate(this.turn);
+  }
+
+  private sleep(): void {
+    this.active = false;
+    this.sched.sleeps++;
+    if (this.pairs.some((p) => p.tx?.started && p.tx.kickPolled)) this.pollTimer = setTimeout(() => {
+      this.pollTimer = null;
+      this.wake();
+    }, 1);
+  }
+
+  private anyStarted(): boolean {
+    return this.pairs.some((p) => p.tx?.started === true);
+  }
+
+  private anyPending(): boolean {
+    return this.pairs.some((p) => p.tx?.started === true && p.tx.queue!.pending() > 0);
+  }
+
+  private setTxNotify(on: boolean): void {
+    for (const p of this.pairs) if (p.tx?.started) p.tx.queue!.setNotify(on);
+  }
+
+  private callOf(v: VhostUserVring): void {
+    this.sched.calls++;
+    v.call();
+  }
+
+  // -------------------------------------------------------------------------
+  // Datapath
+
+  /** One burst on one queue pair; returns the frames taken from its transmit ring. */
+  private processPair(p: Pair): number {
+    const tx = p.tx;
+    if (tx === null || !tx.started) return 0;
+    const q = tx.queue!;
+    const chains = p.txChains;
+    const n = q.popBurst(chains, this.burst);
+    if (n === 0) {
+      if (q.brokenBy !== null) this.reportBroken(p, tx, 1);
+      return 0;
+    }
+    const hdr = this.hdr;
+    const txc = p.txc;
+    const rxv = p.rx;
+    const deliver = this.mode !== "drop" && tx.enabled;
+    const rxq = rxv !== null && rxv.started && rxv.enabled && rxv.queue!.brokenBy === null ? rxv.queue : null;
+    const mem = tx.memory!;
+    for (let i = 0; i < n; i++) {
+      const c = chains[i]!;
+      const len = c.readBytes - hdr;
+      if (len < ETH_HLEN) txc.count("short_frame");
+      else {
+        txc.frames++;
+        txc.bytes += len;
+        if (deliver) {
+          if (rxq === null) p.rxc.count("rx_not_ready");
+          else this.deliver(p, rxq, mem, c, len);
+        }
+      }
+      q.pushUsed(c, 0);
+    }
+    if (q.publishUsed()) this.callOf(tx);
+    if (rxq !== null && rxq.publishUsed()) this.callOf(rxv!);
+    if (q.brokenBy !== null) this.reportBroken(p, tx, 1);
+    if (rxq !== null && rxq.brokenBy !== null) this.reportBroken(p, rxv!, 0);
+    return n;
+  }
+
+  private reportBroken(p: Pair, v: VhostUserVring, side: 0 | 1): void {
+    if (p.brokenReported[side]) return;
+    p.brokenReported[side] = true;
+    v.fail(`queue fault ${v.queue?.brokenBy ?? "?"}`);
+  }
+
+  /** Take one receive buffer: a kept one first, else pop. */
+  private takeRx(p: Pair, q: DeviceQueue): DescChain | null {
+    if (p.carryCount > 0) {
+      const c = p.carry[p.carryHead]!;
+      p.carryHead = (p.carryHead + 1) % MAX_MERGE;
+      p.carryCount--;
+      return c;
+    }
+    const slot = p.rxPool[p.poolNext]!;
+    p.poolNext = (p.poolNext + 1) % POOL;
+    p.one[0] = slot;
+    return q.popBurst(p.one, 1) === 1 ? slot : null;
+  }
+
+  /** Copy one frame (`len` bytes after the header of `src`) into receive buffers of `q`. */
+  private deliver(p: Pair, q: DeviceQueue, mem: GuestMemory, src: DescChain, len: number): void {
+    const hdr = this.hdr;
+    const need = hdr + len;
+    const use = p.use;
+    const rxc = p.rxc;
+    let k = 0;
+    let room = 0;
+    while (room < need && k < MAX_MERGE) {
+      const r = this.takeRx(p, q);
+      if (r === null) break;
+      if (this.mrg ? r.writeBytes < hdr : r.writeBytes < need) {
+        // §5.1.6.3.1: a receive buffer holds at least a header (MRG_RXBUF) or a whole frame; give this one back empty.
+        q.pushUsed(r, 0);
+        rxc.count("rx_buffer_too_small");
+        if (!this.mrg) return;
+        continue;
+      }
+      use[k++] = r;
+      room += r.writeBytes;
+      if (!this.mrg) break;
+    }
+    if (room < need) {
+      if (k === MAX_MERGE) {
+        for (let j = 0; j < k; j++) q.pushUsed(use[j]!, 0);
+        rxc.count("rx_buffer_too_small");
+      } else {
+        // The ring ran dry: keep the buffers for the next frame.
+        for (let j = 0; j < k; j++) {
+          p.carry[(p.carryHead + p.carryCount) % MAX_MERGE] = use[j]!;
+          p.carryCount++;
+        }
+        rxc.count("no_rx_buffer");
+      }
+      return;
+    }
+    // Header: zeros (no offloads) and num_buffers (12- and 20-byte headers, §5.1.6).
+    const h = this.hdrBytes;
+    if (hdr >= 12) {
+      h[10] = k & 0xff;
+      h[11] = k >>> 8;
+    }
+    writeToChain(mem, use[0]!, 0, h, 0, hdr);
+    if (this.mode === "macswap" && len >= 12) {
+      readFromChain(mem, src, hdr, this.mac, 0, 12);
+      const m = this.mac;
+      for (let i = 0; i < 6; i++) {
+        const t = m[i]!;
+        m[i] = m[i + 6]!;
+        m[i + 6] = t;
+      }
+      this.writeFrame(mem, use, k, 0, m, 12);
+      this.copyFrame(mem, use, k, src, hdr + 12, 12, len - 12);
+    } else {
+      this.copyFrame(mem, use, k, src, hdr, 0, len);
+    }
+    let left = need;
+    const written = this.written;
+    for (let j = 0; j < k; j++) {
+      const r = use[j]!;
+      const w = r.writeBytes < left ? r.writeBytes : left;
+      written[j] = w;
+      left -= w;
+    }
+    for (let j = 0; j < k; j++) q.pushUsed(use[j]!, written[j]!);
+    rxc.frames++;
+    rxc.bytes += len;
+  }
+
+  /** Copy `n` bytes from `src` (readable offset `from`) to frame offset `at` across the k receive buffers in `use`. */
+  private copyFrame(mem: GuestMemory, use: readonly (DescChain | null)[], k: number, src: DescChain, from: number, at: number, n: number): void {
+    let pos = this.hdr + at; // offset in the concatenated writable parts
+    let done = 0;
+    for (let j = 0; j < k && done < n; j++) {
+      const r = use[j]!;
+      if (pos >= r.writeBytes) {
+        pos -= r.writeBytes;
+        continue;
+      }
+      const m = Math.min(r.writeBytes - pos, n - done);
+      done += copyChainToChain(mem, src, from + done, r, pos, m);
+      pos = 0;
+    }
+  }
+
+  private writeFrame(mem: GuestMemory, use: readonly (DescChain | null)[], k: number, at: number, bytes: Uint8Array, n: number): void {
+    let pos = this.hdr + at;
+    let done = 0;
+    for (let j = 0; j < k && done < n; j++) {
+      const r = use[j]!;
+      if (pos >= r.writeBytes) {
+        pos -= r.writeBytes;
+        continue;
+      }
+      done += writeToChain(mem, r, pos, bytes, done, n - done);
+      pos = 0;
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  // Counters
+
+  /** Counters of every vring (cumulative over connections), queue order. */
+  counters(): QueueCounters[] {
+    const out: QueueCounters[] = [];
+    this.pairs.forEach((p, i) => {
+      for (const [dir, c, v] of [
+        ["rx", p.rxc, p.rx],
+        ["tx", p.txc, p.tx],
+      ] as const) {
+        const errors = { ...c.errors };
+        if (v?.queue) for (const [k, n] of Object.entries(v.queue.stats.faults)) if (n > 0) errors[k] = (errors[k] ?? 0) + n;
+        out.push({ queue: 2 * i + (dir === "tx" ? 1 : 0), direction: dir, frames: c.frames, bytes: c.bytes, errors });
+      }
+    });
+    return out;
+  }
+}

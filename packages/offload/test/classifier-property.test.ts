@@ -184,6 +184,8 @@ function refMatches(m: RuleModel, k: FlowKey): boolean {
 
 interface RefRule {
   handle: number;
+  /** Creation order: the older rule wins a priority tie. */
+  seq: number;
   model: RuleModel;
   packets: number;
 }
@@ -206,7 +208,7 @@ function refClassify(rules: RefRule[], misses: TableMiss[], k: FlowKey): RefVerd
     let best: RefRule | undefined;
     for (const r of rules) {
       if (r.model.table !== t || !refMatches(r.model, k)) continue;
-      if (best === undefined || r.model.priority < best.model.priority || (r.model.priority === best.model.priority && r.handle < best.handle)) best = r;
+      if (best === undefined || r.model.priority < best.model.priority || (r.model.priority === best.model.priority && r.seq < best.seq)) best = r;
     }
     if (best === undefined) {
       const miss = misses[t]!;
@@ -293,6 +295,7 @@ describe("classifier vs naive linear reference (fast-check)", () => {
       fc.property(missArb, fc.array(opArb, { minLength: 4, maxLength: 40 }), fc.array(keyArb, { minLength: 16, maxLength: 64 }), (misses, ops, keys) => {
         const c = new FlowClassifier(CAPS, misses.map((miss) => ({ miss })));
         const rules: RefRule[] = [];
+        let seq = 0;
         for (const op of ops) {
           if ("create" in op) {
             const m = op.create;
@@ -303,7 +306,7 @@ describe("classifier vs naive linear reference (fast-check)", () => {
               expect({ dup, reason: r.reason }).toEqual({ dup: true, reason: expect.stringMatching(/already holds/) });
               continue;
             }
-            rules.push({ handle: r.handle, model: m, packets: 0 });
+            rules.push({ handle: r.handle, seq: seq++, model: m, packets: 0 });
           } else if (rules.length > 0) {
             const [victim] = rules.splice(op.destroy % rules.length, 1);
             expect(c.destroy(victim!.handle)).toEqual({ ok: true });

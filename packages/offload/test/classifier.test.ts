@@ -28,6 +28,7 @@ import {
   type FlowRule,
   type TableConfig,
 } from "../src/classifier/index.js";
+import { runClassifierBench } from "../src/bench.js";
 import { eth, ipv4 } from "./flow-frames.js";
 
 const TEST_CAPS: ClassifierCaps = {
@@ -153,16 +154,19 @@ describe("classifier fields", () => {
 describe("classifier actions", () => {
   it("queue, vport, uplink, drop", () => {
     const c = make();
-    install(c, { match: { port: 1 }, actions: [{ type: "queue", index: 7 }] });
-    install(c, { match: { port: 2 }, actions: [{ type: "vport", id: 5 }] });
-    install(c, { match: { port: 3 }, actions: [{ type: "uplink" }] });
-    install(c, { match: { port: 4 }, actions: [{ type: "drop" }] });
+    const handles = [
+      install(c, { match: { port: 1 }, actions: [{ type: "queue", index: 7 }] }),
+      install(c, { match: { port: 2 }, actions: [{ type: "vport", id: 5 }] }),
+      install(c, { match: { port: 3 }, actions: [{ type: "uplink" }] }),
+      install(c, { match: { port: 4 }, actions: [{ type: "drop" }] }),
+    ];
     const keys = [1, 2, 3, 4, 5].map((port) => flowKeyFromFields({ port }));
     c.classify(keys, 5, v);
     expect([...v.fate.subarray(0, 5)]).toEqual([FATE_QUEUE, FATE_VPORT, FATE_UPLINK, FATE_DROP, FATE_DEFAULT]);
     expect(v.queue[0]).toBe(7);
     expect(v.vport[1]).toBe(5);
-    expect([...v.rule.subarray(0, 5)]).toEqual([1, 2, 3, 4, -1]);
+    expect([...v.rule.subarray(0, 5)]).toEqual([...handles, -1]);
+    expect(new Set(handles).size).toBe(4);
     expect(v.actionSet[4]).toBe(-1);
     expect(c.stats.packets).toBe(5);
     expect(c.stats.hits[0]).toBe(4);
@@ -235,12 +239,12 @@ describe("classifier actions", () => {
     const c = make([undefined, { key: ["port"] }]);
     install(c, { match: { port: 1 }, actions: [{ type: "mark", id: 1 }, { type: "vlanPush", vid: 5 }, { type: "jump", table: 1 }] });
     install(c, { table: 1, match: { port: 1 }, actions: [{ type: "jump", table: 2 }, { type: "mark", id: 2 }] });
-    install(c, { table: 2, match: { port: 1 }, actions: [{ type: "vlanPop" }, { type: "vport", id: 4 }] });
+    const last = install(c, { table: 2, match: { port: 1 }, actions: [{ type: "vlanPop" }, { type: "vport", id: 4 }] });
     expect(classifyOne(c, { port: 1 })).toBe(FATE_VPORT);
     expect(v.mark[0]).toBe(2);
     expect(v.actions[0]).toBe(VA_MARK | VA_VLAN_POP);
     expect(v.lookups[0]).toBe(3);
-    expect(v.rule[0]).toBe(3);
+    expect(v.rule[0]).toBe(last);
   });
 
   it("miss behaviour: default, drop, jump", () => {
@@ -452,6 +456,12 @@ describe("classifier refusals", () => {
     expect(c.query(h)).toMatchObject({ ok: false, kind: "usage", reason: expect.stringMatching(/no count action/) });
     expect(c.destroy(h)).toEqual({ ok: true });
     expect(c.destroy(h)).toMatchObject({ ok: false, kind: "usage" });
+    // The slot is reused, the handle is not.
+    const h2 = install(c, { match: {}, actions: q });
+    expect(h2).not.toBe(h);
+    expect(c.destroy(h)).toMatchObject({ ok: false, kind: "usage" });
+    expect(c.destroy(h2)).toEqual({ ok: true });
+    expect(c.destroy(1.5)).toMatchObject({ ok: false, kind: "usage" });
     expect(c.query(12345)).toMatchObject({ ok: false, kind: "usage" });
     expect(c.validate({ match: {}, actions: q })).toEqual({ ok: true });
     expect(c.ruleCount).toBe(0);
@@ -479,5 +489,17 @@ describe("classifier refusals", () => {
     install(c, { table: 1, match: { srcIpv4: "10.0.0.1", dstIpv4: "10.0.0.2", ipProto: 6, srcPort: 1000, dstPort: 80 }, actions: [{ type: "vport", id: 1 }] });
     expect(classifyOne(c, TCP)).toBe(FATE_VPORT);
     expect(v.lookups[0]).toBe(2);
+  });
+});
+
+describe("classifier bench", () => {
+  it("runs every case at toy sizes", () => {
+    const r = runClassifierBench({ exactSizes: [64], wildcardSizes: [32], lookups: 4096 });
+    expect(r.map((x) => x.kind)).toEqual(["exact", "wildcard", "toeplitz", "toeplitz"]);
+    for (const x of r) {
+      expect(x.nsPerOp).toBeGreaterThanOrEqual(0);
+      expect(x.ops).toBeGreaterThan(0);
+    }
+    expect(r[1]!.masks).toBeGreaterThan(1);
   });
 });

@@ -58,7 +58,11 @@ export interface FlowRule {
   readonly actions: readonly FlowAction[];
 }
 
-/** Opaque rule handle (a positive integer, never reused). */
+/**
+ * Opaque rule handle: a positive integer, never reused. (It encodes the
+ * rule's slot and a per-slot generation, so stale handles are recognised
+ * without a map lookup.)
+ */
 export type RuleHandle = number;
 
 /** What a miss in a table does. */
@@ -101,6 +105,10 @@ const MISS_DEFAULT = 0;
 const MISS_DROP = 1;
 const MISS_JUMP = 2;
 const DEFAULT_PRIORITIES = 65536;
+/** Rule slots; a handle is generation * SLOT_SPACE + slot. */
+const SLOT_SPACE = 2 ** 24;
+/** Float64 words per rule in the hot rule data. */
+const RD_STRIDE = 4;
 
 interface Prepared {
   readonly table: number;
@@ -119,7 +127,7 @@ interface TableState {
   readonly limits: CompileLimits;
   readonly actions: ReadonlySet<ActionType>;
   /** Exact tables: key template. */
-  readonly template: Uint32Array | undefined;
+  readonly template: readonly number[] | undefined;
   readonly keyFields: readonly FlowField[] | undefined;
   rules: number;
 }
@@ -142,23 +150,26 @@ export class FlowClassifier {
 
   // Per-rule datapath state, indexed by rule slot.
   private cap = 0;
-  private rHandle = new Float64Array(0);
+  /**
+   * The hot per-rule words, RD_STRIDE per slot so a hit reads one cache line:
+   * fate | flags << 8, fate argument (queue, vport, RSS context, jump
+   * target), handle (-1 when free), mark.
+   */
+  private rData = new Float64Array(0);
   private rTable = new Uint8Array(0);
-  private rFate = new Uint8Array(0);
-  private rArg = new Uint32Array(0);
-  private rFlags = new Uint16Array(0);
-  private rMark = new Uint32Array(0);
   private rVlan = new Uint16Array(0);
   private rEncap = new Uint16Array(0);
   private rMirror = new Uint32Array(0);
   private rPackets = new Float64Array(0);
   private rBytes = new Float64Array(0);
   private rEntry = new Int32Array(0);
+  private rGen = new Uint32Array(0);
   private readonly wildEntries = new Map<number, number[]>();
   private readonly freeSlots: number[] = [];
   private nextSlot = 0;
-  private readonly handles = new Map<RuleHandle, number>();
-  private nextHandle = 1;
+  private live = 0;
+  /** Creation sequence: breaks priority ties in favour of the older rule. */
+  private nextSeq = 1;
 
   private readonly rss: (SharedRef<RssDistributor> | undefined)[] = [];
   private readonly rssBySig = new Map<string, number>();
@@ -329,6 +340,7 @@ export class FlowClassifier {
         `${label} has ${st.caps.capacity - st.table.size} free entries; the rule needs ${c.entries.length}` + (c.entries.length > 1 ? " after range expansion" : ""),
       );
     }
+    if (this.freeSlots.length === 0 && this.nextSlot >= SLOT_SPACE) return refuse("capacity", `the classifier holds at most ${SLOT_SPACE} rules`);
     const e0 = c.entries[0]!;
     const matchTunnel = (e0.mask[FK_FLAGS]! & FKF_TUNNEL) !== 0 && (e0.value[FK_FLAGS]! & FKF_TUNNEL) !== 0;
     const a = prepareActions(rule.actions, { table: id, tableActions: st.actions, caps: this.caps, matchTunnel });
@@ -385,14 +397,12 @@ export class FlowClassifier {
     if ("ok" in p) return p;
     const a = p.actions;
     const slot = this.allocSlot();
-    const handle = this.nextHandle++;
-    this.handles.set(handle, slot);
-    this.rHandle[slot] = handle;
+    this.rGen[slot]!++;
+    const handle = this.rGen[slot]! * SLOT_SPACE + slot;
+    const seq = this.nextSeq++;
+    this.live++;
     this.rTable[slot] = p.table;
-    this.rFate[slot] = a.fate;
-    this.rArg[slot] = a.arg;
-    this.rFlags[slot] = a.flags;
-    this.rMark[slot] = a.mark;
+    let arg = a.arg;
     this.rVlan[slot] = a.vlanTci;
     this.rMirror[slot] = a.mirror;
     this.rPackets[slot] = 0;
@@ -407,7 +417,7 @@ export class FlowClassifier {
         this.rssBySig.set(a.rss.signature, id);
       }
       this.rss[id]!.refs++;
-      this.rArg[slot] = id;
+      arg = id;
     }
     if (a.encap !== undefined) {
       let id = p.encapId;
@@ -421,11 +431,16 @@ export class FlowClassifier {
       this.rEncap[slot] = id;
     }
     if (a.fate === FATE_JUMP) this.edges[p.table * this.states.length + a.arg]!++;
+    const b = slot * RD_STRIDE;
+    this.rData[b] = a.fate | (a.flags << 8);
+    this.rData[b + 1] = arg;
+    this.rData[b + 2] = handle;
+    this.rData[b + 3] = a.mark;
     const st = this.states[p.table]!;
     if (st.table.kind === "exact") {
       this.rEntry[slot] = st.table.insert(p.entries[0]!.value, slot);
     } else {
-      const rank = p.priority * 2 ** 32 + handle;
+      const rank = p.priority * 2 ** 32 + seq;
       const ids: number[] = [];
       for (const e of p.entries) ids.push(st.table.insert(e.value, e.mask, rank, slot));
       this.wildEntries.set(slot, ids);
@@ -436,9 +451,9 @@ export class FlowClassifier {
 
   /** Remove a rule and release what it held. */
   destroy(handle: RuleHandle): { ok: true } | Refusal {
-    const slot = this.handles.get(handle);
-    if (slot === undefined) return refuse("usage", `no rule with handle ${handle}`);
-    this.handles.delete(handle);
+    const slot = this.slotOf(handle);
+    if (slot === -1) return refuse("usage", `no rule with handle ${handle}`);
+    this.live--;
     const st = this.states[this.rTable[slot]!]!;
     if (st.table.kind === "exact") st.table.remove(this.rEntry[slot]!);
     else {
@@ -446,11 +461,11 @@ export class FlowClassifier {
       this.wildEntries.delete(slot);
     }
     st.rules--;
-    const flags = this.rFlags[slot]!;
+    const flags = this.flagsOf(slot);
     if (flags & VA_COUNT) this.countersUsed--;
-    const fate = this.rFate[slot]!;
+    const fate = this.fateOf(slot);
     if (fate === FATE_RSS) {
-      const id = this.rArg[slot]!;
+      const id = this.argOf(slot);
       const ref = this.rss[id]!;
       if (--ref.refs === 0) {
         this.rss[id] = undefined;
@@ -465,19 +480,21 @@ export class FlowClassifier {
         this.encapBySig.delete(ref.signature);
       }
     }
-    if (fate === FATE_JUMP) this.edges[this.rTable[slot]! * this.states.length + this.rArg[slot]!]!--;
-    this.rHandle[slot] = -1;
-    this.rFlags[slot] = 0;
-    this.rFate[slot] = FATE_DROP;
+    if (fate === FATE_JUMP) this.edges[this.rTable[slot]! * this.states.length + this.argOf(slot)]!--;
+    const b = slot * RD_STRIDE;
+    this.rData[b] = FATE_DROP;
+    this.rData[b + 1] = 0;
+    this.rData[b + 2] = -1;
+    this.rData[b + 3] = 0;
     this.freeSlots.push(slot);
     return { ok: true };
   }
 
   /** Packets and bytes counted by a rule's `count` action; `reset` zeroes them after reading. */
   query(handle: RuleHandle, reset = false): { ok: true; packets: number; bytes: number } | Refusal {
-    const slot = this.handles.get(handle);
-    if (slot === undefined) return refuse("usage", `no rule with handle ${handle}`);
-    if ((this.rFlags[slot]! & VA_COUNT) === 0) return refuse("usage", `rule ${handle} has no count action`);
+    const slot = this.slotOf(handle);
+    if (slot === -1) return refuse("usage", `no rule with handle ${handle}`);
+    if ((this.flagsOf(slot) & VA_COUNT) === 0) return refuse("usage", `rule ${handle} has no count action`);
     const packets = this.rPackets[slot]!;
     const bytes = this.rBytes[slot]!;
     if (reset) {
@@ -489,12 +506,15 @@ export class FlowClassifier {
 
   /** Destroy every rule. */
   flush(): void {
-    for (const h of [...this.handles.keys()]) this.destroy(h);
+    for (let slot = 0; slot < this.nextSlot; slot++) {
+      const h = this.rData[slot * RD_STRIDE + 2]!;
+      if (h > 0) this.destroy(h);
+    }
   }
 
   /** Rules installed. */
   get ruleCount(): number {
-    return this.handles.size;
+    return this.live;
   }
 
   /** Occupancy of table `id`. */
@@ -519,9 +539,28 @@ export class FlowClassifier {
 
   /** The RSS context an installed rss action uses (for inspection). */
   rssContextOf(handle: RuleHandle): RssDistributor | undefined {
-    const slot = this.handles.get(handle);
-    if (slot === undefined || this.rFate[slot] !== FATE_RSS) return undefined;
-    return this.rss[this.rArg[slot]!]?.value;
+    const slot = this.slotOf(handle);
+    if (slot === -1 || this.fateOf(slot) !== FATE_RSS) return undefined;
+    return this.rss[this.argOf(slot)]?.value;
+  }
+
+  /** The slot of a live rule's handle, or -1. */
+  private slotOf(handle: RuleHandle): number {
+    if (!Number.isInteger(handle) || handle <= 0) return -1;
+    const slot = handle % SLOT_SPACE;
+    return slot < this.nextSlot && this.rData[slot * RD_STRIDE + 2] === handle ? slot : -1;
+  }
+
+  private fateOf(slot: number): number {
+    return this.rData[slot * RD_STRIDE]! & 0xff;
+  }
+
+  private flagsOf(slot: number): number {
+    return this.rData[slot * RD_STRIDE]! >>> 8;
+  }
+
+  private argOf(slot: number): number {
+    return this.rData[slot * RD_STRIDE + 1]!;
   }
 
   private allocSlot(): number {
@@ -537,18 +576,17 @@ export class FlowClassifier {
       b.set(a as never);
       return b;
     };
-    this.rHandle = grow(this.rHandle, (k) => new Float64Array(k));
+    const data = new Float64Array(n * RD_STRIDE);
+    data.set(this.rData);
+    this.rData = data;
     this.rTable = grow(this.rTable, (k) => new Uint8Array(k));
-    this.rFate = grow(this.rFate, (k) => new Uint8Array(k));
-    this.rArg = grow(this.rArg, (k) => new Uint32Array(k));
-    this.rFlags = grow(this.rFlags, (k) => new Uint16Array(k));
-    this.rMark = grow(this.rMark, (k) => new Uint32Array(k));
     this.rVlan = grow(this.rVlan, (k) => new Uint16Array(k));
     this.rEncap = grow(this.rEncap, (k) => new Uint16Array(k));
     this.rMirror = grow(this.rMirror, (k) => new Uint32Array(k));
     this.rPackets = grow(this.rPackets, (k) => new Float64Array(k));
     this.rBytes = grow(this.rBytes, (k) => new Float64Array(k));
     this.rEntry = grow(this.rEntry, (k) => new Int32Array(k));
+    this.rGen = grow(this.rGen, (k) => new Uint32Array(k));
     this.cap = n;
   }
 
@@ -564,9 +602,7 @@ export class FlowClassifier {
     const maxLookups = this.caps.maxLookups;
     const hits = this.stats.hits;
     const misses = this.stats.misses;
-    const rFate = this.rFate;
-    const rArg = this.rArg;
-    const rFlags = this.rFlags;
+    const rd = this.rData;
     const count = Math.min(n, out.size);
     for (let i = 0; i < count; i++) {
       const key = keys[i]!;
@@ -604,13 +640,15 @@ export class FlowClassifier {
           break;
         }
         hits[t]!++;
-        const f = rFlags[s]!;
+        const b = s * RD_STRIDE;
+        const fw = rd[b]!;
+        const f = fw >>> 8;
         if (f !== 0) {
           if (f & VA_COUNT) {
             this.rPackets[s]!++;
             this.rBytes[s]! += w[FK_FRAME_LEN]!;
           }
-          if (f & VA_MARK) mark = this.rMark[s]!;
+          if (f & VA_MARK) mark = rd[b + 3]!;
           if (f & (VA_VLAN_PUSH | VA_VLAN_POP)) {
             acts &= ~(VA_VLAN_PUSH | VA_VLAN_POP);
             tci = this.rVlan[s]!;
@@ -622,18 +660,18 @@ export class FlowClassifier {
           if (f & VA_MIRROR) mirror = this.rMirror[s]!;
           acts |= f;
         }
-        const rf = rFate[s]!;
+        const rf = fw & 0xff;
         if (rf === FATE_JUMP) {
-          t = rArg[s]!;
+          t = rd[b + 1]!;
           continue;
         }
         fate = rf;
-        handle = this.rHandle[s]!;
+        handle = rd[b + 2]!;
         set = s;
-        if (rf === FATE_QUEUE) queue = rArg[s]!;
-        else if (rf === FATE_VPORT) vport = rArg[s]!;
+        if (rf === FATE_QUEUE) queue = rd[b + 1]!;
+        else if (rf === FATE_VPORT) vport = rd[b + 1]!;
         else if (rf === FATE_RSS) {
-          const d = this.rss[rArg[s]!]!.value;
+          const d = this.rss[rd[b + 1]!]!.value;
           queue = d.queueOf(key);
           report = d.lastReport;
           hash = report === 0 ? 0 : d.lastHash;

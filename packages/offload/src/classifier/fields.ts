@@ -151,17 +151,17 @@ export type MatchValue = number | bigint | string | FieldPattern;
 /** A rule's match: field name to value. Fields left out are wildcards. */
 export type FlowMatch = { readonly [F in FlowField]?: MatchValue };
 
-/** One TCAM entry over the match words of a FlowKey. */
+/** One TCAM entry over the match words of a FlowKey (plain arrays of u32 values: cheap to build on the control path). */
 export interface CompiledEntry {
-  readonly value: Uint32Array;
-  readonly mask: Uint32Array;
+  readonly value: readonly number[];
+  readonly mask: readonly number[];
 }
 
-/** How a field was constrained, after parsing. */
+/** How a field was constrained, after parsing: numbers for fields of up to 32 bits, bigints for MACs and IPv6. */
 interface ParsedField {
   readonly def: FieldDef;
-  readonly value: bigint;
-  readonly mask: bigint;
+  readonly value: bigint | number;
+  readonly mask: bigint | number;
   readonly range?: readonly [number, number];
 }
 
@@ -192,8 +192,9 @@ function prefixMask(bits: number, prefix: number): bigint {
   return full(bits) ^ full(bits - prefix);
 }
 
-function isPrefixMask(mask: bigint, bits: number): boolean {
-  const inv = full(bits) ^ mask; // must be of the form 0..01..1
+function isPrefixMask(mask: bigint | number, bits: number): boolean {
+  const m = BigInt(mask);
+  const inv = full(bits) ^ m; // must be of the form 0..01..1
   return (inv & (inv + 1n)) === 0n;
 }
 
@@ -265,23 +266,34 @@ function parseField(d: FieldDef, mv: MatchValue): ParsedField | string {
     mask = pm;
   }
   if (value > all || mask > all || value < 0n || mask < 0n) return `${d.name}: value or mask wider than ${d.bits} bits`;
+  if (d.bits <= 32) return { def: d, value: Number(value & mask), mask: Number(mask) };
   return { def: d, value: value & mask, mask };
 }
 
 /** Write `value`/`mask` (field-relative) into word arrays; returns false on a conflict with what is there. */
-function place(d: FieldDef, value: bigint, mask: bigint, vw: Uint32Array, mw: Uint32Array): boolean {
+function place(d: FieldDef, value: bigint | number, mask: bigint | number, vw: number[], mw: number[]): boolean {
+  if (typeof value === "number" && typeof mask === "number" && d.segments.length === 1) {
+    // Fields of up to 32 bits live in one word: plain number arithmetic.
+    const s = d.segments[0]!;
+    return placeWord(s.word, (value * 2 ** s.shift) >>> 0, (mask * 2 ** s.shift) >>> 0, vw, mw);
+  }
+  const bv = BigInt(value);
+  const bm = BigInt(mask);
   let off = d.bits;
   for (const s of d.segments) {
     off -= s.bits;
-    const part = Number((value >> BigInt(off)) & full(s.bits));
-    const pmask = Number((mask >> BigInt(off)) & full(s.bits));
-    const v = (part * 2 ** s.shift) >>> 0;
-    const m = (pmask * 2 ** s.shift) >>> 0;
-    const overlap = (mw[s.word]! & m) >>> 0;
-    if (((vw[s.word]! ^ v) & overlap) >>> 0 !== 0) return false;
-    vw[s.word] = (vw[s.word]! | v) >>> 0;
-    mw[s.word] = (mw[s.word]! | m) >>> 0;
+    const part = Number((bv >> BigInt(off)) & full(s.bits));
+    const pmask = Number((bm >> BigInt(off)) & full(s.bits));
+    if (!placeWord(s.word, (part * 2 ** s.shift) >>> 0, (pmask * 2 ** s.shift) >>> 0, vw, mw)) return false;
   }
+  return true;
+}
+
+function placeWord(word: number, v: number, m: number, vw: number[], mw: number[]): boolean {
+  const overlap = (mw[word]! & m) >>> 0;
+  if (((vw[word]! ^ v) & overlap) >>> 0 !== 0) return false;
+  vw[word] = (vw[word]! | v) >>> 0;
+  mw[word] = (mw[word]! | m) >>> 0;
   return true;
 }
 
@@ -316,6 +328,13 @@ export function compileMatch(match: FlowMatch, limits: CompileLimits): CompiledM
     const mv = (match as Record<string, MatchValue | undefined>)[name];
     if (mv === undefined) continue;
     if (!limits.fields.has(d.name)) return refuse("unsupported", `${limits.label} cannot match on field "${name}"`);
+    if (typeof mv === "number" && d.bits <= 32 && Number.isInteger(mv) && mv >= 0 && mv < 2 ** d.bits) {
+      // Fast path: an exact value of a narrow field (most exact-match rules).
+      parsed.push({ def: d, value: mv, mask: 2 ** d.bits - 1 });
+      named.add(d.name);
+      fields.add(d.name);
+      continue;
+    }
     const p = parseField(d, mv);
     if (typeof p === "string") return refuse("malformed", p);
     if (p.range !== undefined && limits.rangeExpansion === 0) {
@@ -328,26 +347,26 @@ export function compileMatch(match: FlowMatch, limits: CompileLimits): CompiledM
     named.add(d.name);
     fields.add(d.name);
   }
-  const vw = new Uint32Array(FLOW_KEY_MATCH_WORDS);
-  const mw = new Uint32Array(FLOW_KEY_MATCH_WORDS);
+  const vw = new Array<number>(FLOW_KEY_MATCH_WORDS).fill(0);
+  const mw = new Array<number>(FLOW_KEY_MATCH_WORDS).fill(0);
   // Explicit fields first, then what they imply (transitively: vni -> tunnel).
   const implied: { field: FlowField; value: number; by: FlowField }[] = [];
   for (const p of parsed) {
     if (p.range !== undefined) continue;
     if (!place(p.def, p.value, p.mask, vw, mw)) return refuse("malformed", `field ${p.def.name} conflicts with another field of the rule`);
   }
-  for (const p of parsed) for (const i of p.def.implies) implied.push({ ...i, by: p.def.name });
+  for (const p of parsed) for (const i of p.def.implies) implied.push({ field: i.field, value: i.value, by: p.def.name });
   for (let i = 0; i < implied.length; i++) {
     const imp = implied[i]!;
     const d = FIELD_DEFS[imp.field];
-    if (!place(d, BigInt(imp.value), full(d.bits), vw, mw)) {
+    if (!place(d, imp.value, 2 ** d.bits - 1, vw, mw)) {
       return refuse("malformed", `field ${imp.by} implies ${imp.field} = ${imp.value}, which conflicts with the rule's other fields`);
     }
     fields.add(d.name);
-    for (const j of d.implies) implied.push({ ...j, by: imp.by });
+    for (const j of d.implies) implied.push({ field: j.field, value: j.value, by: imp.by });
   }
   // Ranges: the cartesian product of each ranged field's prefix expansion.
-  let entries: CompiledEntry[] = [{ value: vw, mask: mw }];
+  let entries: { value: number[]; mask: number[] }[] = [{ value: vw, mask: mw }];
   for (const p of parsed) {
     if (p.range === undefined) continue;
     const prefixes = rangeToPrefixes(p.range[0], p.range[1], p.def.bits);
@@ -357,12 +376,12 @@ export function compileMatch(match: FlowMatch, limits: CompileLimits): CompiledM
         `${limits.label}: ranges expand to ${entries.length * prefixes.length} or more entries, above the device's limit of ${limits.rangeExpansion} per rule`,
       );
     }
-    const next: CompiledEntry[] = [];
+    const next: { value: number[]; mask: number[] }[] = [];
     for (const e of entries) {
       for (const [v, m] of prefixes) {
         const value = e.value.slice();
         const mask = e.mask.slice();
-        if (!place(p.def, BigInt(v), BigInt(m), value, mask)) return refuse("malformed", `range on ${p.def.name} conflicts with another field of the rule`);
+        if (!place(p.def, v, m, value, mask)) return refuse("malformed", `range on ${p.def.name} conflicts with another field of the rule`);
         next.push({ value, mask });
       }
     }
@@ -382,7 +401,7 @@ export interface KeyFieldSpec {
 export function compileKeyTemplate(
   key: readonly (FlowField | KeyFieldSpec)[],
   limits: CompileLimits,
-): { readonly mask: Uint32Array; readonly fields: ReadonlySet<FlowField>; readonly named: readonly FlowField[]; readonly specs: ReadonlyMap<FlowField, KeyFieldSpec> } | Refusal {
+): { readonly mask: readonly number[]; readonly fields: ReadonlySet<FlowField>; readonly named: readonly FlowField[]; readonly specs: ReadonlyMap<FlowField, KeyFieldSpec> } | Refusal {
   if (key.length === 0) return refuse("malformed", `${limits.label}: an exact-match table needs at least one key field`);
   const match: Record<string, FieldPattern> = {};
   const specs = new Map<FlowField, KeyFieldSpec>();

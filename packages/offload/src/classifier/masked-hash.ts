@@ -4,9 +4,9 @@
  * wildcard table is a set of them, one per distinct mask (tuple space
  * search).
  *
- * Storage is flat typed arrays: per slot, the key words inline, the full
- * 32-bit hash, and the entry id stored there (-1 when empty). Linear
- * probing, load kept at or below one half, deletion by backward shift (no
+ * Storage is one flat Int32Array: per slot, the full 32-bit hash, the
+ * value stored there (-1 when empty) and the key words inline, so a probe
+ * touches one cache line. Linear probing, load kept at or below one half, deletion by backward shift (no
  * tombstones), so lookups never degrade after churn. Lookups read the key
  * straight from the FlowKey words and allocate nothing.
  */
@@ -40,13 +40,13 @@ export class MaskedHash {
   readonly k: number;
   /** Entries stored. */
   count = 0;
+  /** Int32 words per slot: hash, value (-1 when empty), then the k key words. One cache line for short keys. */
+  private readonly stride: number;
   private slotMask: number;
-  private keys: Uint32Array;
-  private hashes: Uint32Array;
-  private heads: Int32Array;
+  private t: Int32Array;
 
   /** A table over the non-zero words of `maskWords` (FlowKey match words). */
-  constructor(maskWords: Uint32Array, initialSlots = 16) {
+  constructor(maskWords: ArrayLike<number>, initialSlots = 16) {
     const words: number[] = [];
     const mask: number[] = [];
     for (let i = 0; i < maskWords.length; i++) {
@@ -58,72 +58,71 @@ export class MaskedHash {
     this.words = Int32Array.from(words);
     this.mask = Uint32Array.from(mask);
     this.k = words.length;
+    this.stride = this.k + 2;
     let slots = 16;
     while (slots < initialSlots) slots *= 2;
     this.slotMask = slots - 1;
-    this.keys = new Uint32Array(slots * this.k);
-    this.hashes = new Uint32Array(slots);
-    this.heads = new Int32Array(slots).fill(-1);
+    this.t = new Int32Array(slots * this.stride).fill(-1);
   }
 
   /** True if `maskWords` is this table's mask. */
-  sameMask(maskWords: Uint32Array): boolean {
+  sameMask(maskWords: ArrayLike<number>): boolean {
     let j = 0;
     for (let i = 0; i < maskWords.length; i++) {
       const m = maskWords[i]!;
       if (m === 0) continue;
-      if (j >= this.k || this.words[j] !== i || this.mask[j] !== m) return false;
+      if (j >= this.k || this.words[j] !== i || this.mask[j] !== m >>> 0) return false;
       j++;
     }
     return j === this.k;
   }
 
-  /** Hash of a FlowKey's words under the mask. */
-  hashKey(fk: Uint32Array): number {
+  /** Hash of a FlowKey's words under the mask (as an int32). */
+  hashKey(fk: ArrayLike<number>): number {
     const words = this.words;
     const mask = this.mask;
     let h = this.k;
     for (let i = 0; i < words.length; i++) h = mix(h, fk[words[i]!]! & mask[i]!);
-    return fmix(h);
+    return fmix(h) | 0;
   }
 
-  /** Entry id stored under the masked key of FlowKey words `fk`, or -1. */
+  /** Value stored under the masked key of FlowKey words `fk`, or -1. */
   lookup(fk: Uint32Array): number {
     const words = this.words;
     const mask = this.mask;
     const k = this.k;
     let h = k;
     for (let i = 0; i < k; i++) h = mix(h, fk[words[i]!]! & mask[i]!);
-    h = fmix(h);
-    const heads = this.heads;
-    const hashes = this.hashes;
-    const keys = this.keys;
+    h = fmix(h) | 0;
+    const t = this.t;
+    const stride = this.stride;
     const sm = this.slotMask;
     let s = h & sm;
     for (;;) {
-      const e = heads[s]!;
+      const base = s * stride;
+      const e = t[base + 1]!;
       if (e === -1) return -1;
-      if (hashes[s] === h) {
-        const base = s * k;
+      if (t[base] === h) {
         let i = 0;
-        while (i < k && keys[base + i] === ((fk[words[i]!]! & mask[i]!) >>> 0)) i++;
+        while (i < k && t[base + 2 + i] === (fk[words[i]!]! & mask[i]!)) i++;
         if (i === k) return e;
       }
       s = (s + 1) & sm;
     }
   }
 
-  /** Slot holding the masked key of `fk` (values already masked or not), or -1. */
-  findSlot(fk: Uint32Array): number {
+  /** Slot holding the masked key of `fk`, or -1. */
+  findSlot(fk: ArrayLike<number>): number {
     const h = this.hashKey(fk);
     const k = this.k;
+    const t = this.t;
     let s = h & this.slotMask;
     for (;;) {
-      if (this.heads[s] === -1) return -1;
-      if (this.hashes[s] === h) {
-        const base = s * k;
+      const base = s * this.stride;
+      if (t[base + 1] === -1) return -1;
+      if (t[base] === h) {
         let i = 0;
-        while (i < k && this.keys[base + i] === ((fk[this.words[i]!]! & this.mask[i]!) >>> 0)) i++;
+        while (i < k && t[base + 2 + i] === (fk[this.words[i]!]! & this.mask[i]!)) i++;
         if (i === k) return s;
       }
       s = (s + 1) & this.slotMask;
@@ -131,28 +130,32 @@ export class MaskedHash {
   }
 
   headAt(slot: number): number {
-    return this.heads[slot]!;
+    return this.t[slot * this.stride + 1]!;
   }
 
-  setHead(slot: number, entry: number): void {
-    this.heads[slot] = entry;
+  setHead(slot: number, value: number): void {
+    this.t[slot * this.stride + 1] = value;
   }
 
-  /** Every stored entry id (control path). */
+  /** Every stored value (control path). */
   *entries(): IterableIterator<number> {
-    for (let s = 0; s <= this.slotMask; s++) if (this.heads[s] !== -1) yield this.heads[s]!;
+    for (let s = 0; s <= this.slotMask; s++) {
+      const e = this.t[s * this.stride + 1]!;
+      if (e !== -1) yield e;
+    }
   }
 
-  /** Insert the masked key of `fk` with entry id `entry`; the key must not be present. Returns the slot. */
-  insert(fk: Uint32Array, entry: number): number {
+  /** Insert the masked key of `fk` with `value` (a non-negative int); the key must not be present. Returns the slot. */
+  insert(fk: ArrayLike<number>, value: number): number {
     if ((this.count + 1) * 2 > this.slotMask + 1) this.grow();
     const h = this.hashKey(fk);
+    const t = this.t;
     let s = h & this.slotMask;
-    while (this.heads[s] !== -1) s = (s + 1) & this.slotMask;
-    const base = s * this.k;
-    for (let i = 0; i < this.k; i++) this.keys[base + i] = (fk[this.words[i]!]! & this.mask[i]!) >>> 0;
-    this.hashes[s] = h;
-    this.heads[s] = entry;
+    while (t[s * this.stride + 1] !== -1) s = (s + 1) & this.slotMask;
+    const base = s * this.stride;
+    t[base] = h;
+    t[base + 1] = value;
+    for (let i = 0; i < this.k; i++) t[base + 2 + i] = fk[this.words[i]!]! & this.mask[i]!;
     this.count++;
     return s;
   }
@@ -160,50 +163,42 @@ export class MaskedHash {
   /** Remove the entry at `slot`, shifting later members of its probe run back. */
   removeSlot(slot: number): void {
     const sm = this.slotMask;
-    const k = this.k;
+    const st = this.stride;
+    const t = this.t;
     let hole = slot;
     let j = slot;
     for (;;) {
       j = (j + 1) & sm;
-      if (this.heads[j] === -1) break;
-      const home = this.hashes[j]! & sm;
+      if (t[j * st + 1] === -1) break;
+      const home = t[j * st]! & sm;
       // Move j into the hole unless its home lies cyclically in (hole, j].
       const inRange = hole <= j ? home > hole && home <= j : home > hole || home <= j;
       if (!inRange) {
-        this.heads[hole] = this.heads[j]!;
-        this.hashes[hole] = this.hashes[j]!;
-        this.keys.copyWithin(hole * k, j * k, j * k + k);
+        t.copyWithin(hole * st, j * st, j * st + st);
         hole = j;
       }
     }
-    this.heads[hole] = -1;
+    t[hole * st + 1] = -1;
     this.count--;
   }
 
   private grow(): void {
-    const oldHeads = this.heads;
-    const oldHashes = this.hashes;
-    const oldKeys = this.keys;
-    const k = this.k;
+    const old = this.t;
+    const st = this.stride;
     const slots = (this.slotMask + 1) * 2;
     this.slotMask = slots - 1;
-    this.keys = new Uint32Array(slots * k);
-    this.hashes = new Uint32Array(slots);
-    this.heads = new Int32Array(slots).fill(-1);
-    for (let o = 0; o < oldHeads.length; o++) {
-      const e = oldHeads[o]!;
-      if (e === -1) continue;
-      const h = oldHashes[o]!;
-      let s = h & this.slotMask;
-      while (this.heads[s] !== -1) s = (s + 1) & this.slotMask;
-      this.heads[s] = e;
-      this.hashes[s] = h;
-      this.keys.set(oldKeys.subarray(o * k, o * k + k), s * k);
+    const t = new Int32Array(slots * st).fill(-1);
+    for (let o = 0; o < old.length; o += st) {
+      if (old[o + 1] === -1) continue;
+      let s = old[o]! & this.slotMask;
+      while (t[s * st + 1] !== -1) s = (s + 1) & this.slotMask;
+      t.set(old.subarray(o, o + st), s * st);
     }
+    this.t = t;
   }
 
-  /** Bytes held by the table's arrays (for capacity reports). */
+  /** Bytes held by the table (for capacity reports). */
   get bytes(): number {
-    return this.keys.byteLength + this.hashes.byteLength + this.heads.byteLength;
+    return this.t.byteLength;
   }
 }

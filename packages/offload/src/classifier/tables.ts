@@ -57,7 +57,7 @@ export class ExactTable {
   constructor(
     readonly id: number,
     readonly capacity: number,
-    readonly template: Uint32Array,
+    readonly template: ArrayLike<number>,
   ) {
     this.hash = new MaskedHash(template);
     this.entryKey = new Uint32Array(16 * this.hash.k);
@@ -68,12 +68,12 @@ export class ExactTable {
   }
 
   /** True if an entry with the masked key of `value` exists. */
-  has(value: Uint32Array): boolean {
+  has(value: ArrayLike<number>): boolean {
     return this.hash.findSlot(value) !== -1;
   }
 
   /** Insert `value` (masked match words) for rule slot `rule`; returns the entry id. Caller checks capacity and duplicates. */
-  insert(value: Uint32Array, rule: number): number {
+  insert(value: ArrayLike<number>, rule: number): number {
     const e = this.ids.alloc();
     const k = this.hash.k;
     if (e >= this.entryRule.length) {
@@ -84,7 +84,8 @@ export class ExactTable {
     }
     this.entryRule[e] = rule;
     for (let i = 0; i < k; i++) this.entryKey[e * k + i] = (value[this.hash.words[i]!]! & this.hash.mask[i]!) >>> 0;
-    this.hash.insert(value, e);
+    // The hash stores the rule slot itself: a hit needs no second indirection.
+    this.hash.insert(value, rule);
     return e;
   }
 
@@ -101,8 +102,7 @@ export class ExactTable {
 
   /** Rule slot matching FlowKey words `fk`, or -1. */
   lookup(fk: Uint32Array): number {
-    const e = this.hash.lookup(fk);
-    return e === -1 ? -1 : this.entryRule[e]!;
+    return this.hash.lookup(fk);
   }
 }
 
@@ -119,7 +119,7 @@ export class WildcardTable {
   private entryRank = new Float64Array(16);
   private entryNext = new Int32Array(16).fill(-1);
   private entrySub: (Subtable | undefined)[] = [];
-  private entryValue: (Uint32Array | undefined)[] = [];
+  private entryValue: (ArrayLike<number> | undefined)[] = [];
   private subtables: Subtable[] = [];
   /** Subtables sorted by best rank; what a lookup walks. */
   private order: Subtable[] = [];
@@ -144,7 +144,7 @@ export class WildcardTable {
    * Insert one entry for rule slot `rule` with `rank` (priority · 2^32 +
    * creation sequence: lower wins). Returns the entry id. Caller checks capacity.
    */
-  insert(value: Uint32Array, mask: Uint32Array, rank: number, rule: number): number {
+  insert(value: ArrayLike<number>, mask: ArrayLike<number>, rank: number, rule: number): number {
     const e = this.ids.alloc();
     if (e >= this.entryRule.length) {
       this.entryRule = growInt32(this.entryRule, e + 1, -1);

@@ -19,7 +19,7 @@ import { zIp, zMac, zPortIndex, parseConfig } from "./config.js";
 import { Counters, EXTRA_BASE, vnfCounterNames } from "./counters.js";
 import { VnfError } from "./errors.js";
 import { FLOW_KEY_WORDS, FlowInfo, PROTO_TCP, PROTO_UDP, TCP_FIN, TCP_RST, flowKey, parseFlow } from "./internal/parse.js";
-import { KeyTable, hashWords } from "./internal/table.js";
+import { KeyTable, hash32 } from "./internal/table.js";
 import { MAGLEV_DEFAULT_SIZE, MaglevTable, isPrime } from "./maglev.js";
 import { DropReason, drop } from "./verdict.js";
 import { type Clock, type Vnf, type VnfOptions, defaultClock, tally } from "./vnf.js";
@@ -269,7 +269,7 @@ export class LoadBalancer implements Vnf {
         backend = pinned;
         c[C_PINNED]!++;
       } else {
-        backend = this.services[si]!.maglev.lookup(hashWords(key, 0, FLOW_KEY_WORDS, FLOW_SEED));
+        backend = this.services[si]!.maglev.lookup(hash32(key, 0, FLOW_KEY_WORDS, FLOW_SEED));
         if (backend < 0) {
           this.unpin(slot);
           return drop(DropReason.NoBackend);
@@ -281,7 +281,7 @@ export class LoadBalancer implements Vnf {
       if (f.tcpFlags & (TCP_RST | TCP_FIN)) this.affExpires[slot] = now + Math.min(this.affTimeout, 10_000);
       else this.affExpires[slot] = now + this.affTimeout;
     } else {
-      backend = this.services[si]!.maglev.lookup(hashWords(key, 0, FLOW_KEY_WORDS, FLOW_SEED));
+      backend = this.services[si]!.maglev.lookup(hash32(key, 0, FLOW_KEY_WORDS, FLOW_SEED));
       if (backend < 0) return drop(DropReason.NoBackend);
       this.pin(key, backend, now, c);
       this.backendFlows[backend]!++;

@@ -83,8 +83,8 @@ export class MaglevTable {
     }
   }
 
-  /** Backend id for a flow hash (unsigned 32-bit), or -1. */
+  /** Backend id for a 32-bit flow hash (signed or unsigned), or -1. */
   lookup(hash: number): number {
-    return this.table[hash % this.size]!;
+    return this.table[(hash >>> 0) % this.size]!;
   }
 }

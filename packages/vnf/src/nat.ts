@@ -29,6 +29,7 @@ import { Counters, EXTRA_BASE, vnfCounterNames } from "./counters.js";
 import { VnfError } from "./errors.js";
 import { checksumUpdate16, checksumUpdate32 } from "@nfvio/packet";
 import { rd16, rd32, wr16, wr32 } from "./internal/csum.js";
+import { KeyTable } from "./internal/table.js";
 import { FLOW_KEY_WORDS, FlowInfo, PROTO_ICMP, PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, flowKey, isEcho, parseFlow, reverseKey } from "./internal/parse.js";
 import { DropReason, drop } from "./verdict.js";
 import { type Clock, type Vnf, type VnfOptions, defaultClock, tally } from "./vnf.js";
@@ -177,8 +178,11 @@ export class Nat implements Vnf {
   /** Pools: index = addressIndex * 3 + protoSlot. */
   private readonly pools: PortPool[] = [];
   private readonly poolAddr: number[] = [];
-  // Port forwards: (proto, address, port) -> (to, toPort).
-  private readonly dnat = new Map<string, { to: number; toPort: number }>();
+  // Port forwards: key (proto, address, port) -> index into dnatTo / dnatToPort.
+  private readonly dnat: KeyTable;
+  private readonly dnatKey = new Uint32Array(3);
+  private readonly dnatTo: Uint32Array;
+  private readonly dnatToPort: Uint16Array;
   /** Per connection: the pool that lent its external port, or -1. */
   private readonly entryPool: Int32Array;
   private readonly forwardUntranslated: boolean;
@@ -209,17 +213,23 @@ export class Nat implements Vnf {
       this.snatNet[i] = (r.from.words[3] & mask) >>> 0;
       this.snatPool[i] = ai;
     });
-    for (const d of c.dnat) {
+    this.dnat = new KeyTable(3, Math.max(1, c.dnat.length));
+    this.dnatTo = new Uint32Array(c.dnat.length);
+    this.dnatToPort = new Uint16Array(c.dnat.length);
+    c.dnat.forEach((d, i) => {
       const proto = d.proto === "tcp" ? PROTO_TCP : PROTO_UDP;
       const addr = d.address.words[3];
-      this.dnat.set(`${proto}/${addr}/${d.port}`, { to: d.to.words[3], toPort: d.toPort ?? d.port });
+      this.dnatKey.set([proto, addr, d.port]);
+      this.dnat.set(this.dnatKey, 0, i);
+      this.dnatTo[i] = d.to.words[3];
+      this.dnatToPort[i] = d.toPort ?? d.port;
       // Keep forwarded ports out of the dynamic pools.
       const ai = addrIndex.get(addr);
       if (ai !== undefined) {
         const pool = this.pools[ai * 3 + protoSlot(proto)]!;
         if (d.port >= pool.lo && d.port <= pool.hi) pool.take(d.port);
       }
-    }
+    });
   }
 
   /** Ports (or identifiers) in use for `address` (dotted quad as number) and protocol 6/17/1. */
@@ -356,11 +366,15 @@ export class Nat implements Vnf {
     if (f.proto === PROTO_ICMP) return drop(DropReason.NoMapping);
     const key = this.key;
     const k = FLOW_KEY_WORDS;
-    const fwd = this.dnat.get(`${f.proto}/${key[8]!}/${f.dport}`);
-    if (!fwd) return drop(DropReason.NoMapping);
+    const dk = this.dnatKey;
+    dk[0] = f.proto;
+    dk[1] = key[8]!;
+    dk[2] = f.dport;
+    const fwd = this.dnat.get(dk, 0);
+    if (fwd < 0) return drop(DropReason.NoMapping);
     reverseKey(key, 0, key, k);
-    key[k + 4] = fwd.to;
-    key[k + 9] = ((fwd.toPort << 16) | (key[k + 9]! & 0xffff)) >>> 0;
+    key[k + 4] = this.dnatTo[fwd]!;
+    key[k + 9] = ((this.dnatToPort[fwd]! << 16) | (key[k + 9]! & 0xffff)) >>> 0;
     const id = this.conntrack.create(key, 0, key, k, now);
     if (id < 0) return drop(id === -1 ? DropReason.TableFull : DropReason.Invalid);
     c[C_DNAT_NEW]!++;

@@ -6,8 +6,12 @@
  * balancer's affinity table and the neighbour cache.
  */
 
-/** MurmurHash3's 32-bit body and finaliser (Appleby), over `k` words of `key` at `ko`. */
-export function hashWords(key: Uint32Array, ko: number, k: number, seed: number): number {
+/**
+ * MurmurHash3's 32-bit body and finaliser (Appleby), over `k` words of `key`
+ * at `ko`, as a signed 32-bit integer (a small integer for V8, so passing it
+ * around never boxes a number).
+ */
+export function hash32(key: Uint32Array, ko: number, k: number, seed: number): number {
   let h = seed | 0;
   for (let i = 0; i < k; i++) {
     let w = Math.imul(key[ko + i]! | 0, 0xcc9e2d51);
@@ -23,7 +27,12 @@ export function hashWords(key: Uint32Array, ko: number, k: number, seed: number)
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
-  return h >>> 0;
+  return h;
+}
+
+/** {@link hash32} as an unsigned 32-bit number. */
+export function hashWords(key: Uint32Array, ko: number, k: number, seed: number): number {
+  return hash32(key, ko, k, seed) >>> 0;
 }
 
 export class KeyTable {
@@ -34,7 +43,7 @@ export class KeyTable {
   private readonly mask: number;
   private readonly keys: Uint32Array;
   private readonly vals: Int32Array;
-  private readonly hashes: Uint32Array;
+  private readonly hashes: Int32Array;
   private readonly seed: number;
   size = 0;
 
@@ -46,7 +55,7 @@ export class KeyTable {
     this.mask = buckets - 1;
     this.keys = new Uint32Array(buckets * k);
     this.vals = new Int32Array(buckets).fill(-1);
-    this.hashes = new Uint32Array(buckets);
+    this.hashes = new Int32Array(buckets);
     this.seed = seed;
   }
 
@@ -67,13 +76,13 @@ export class KeyTable {
 
   /** Value stored for the key at `key[ko .. ko+k)`, or -1. */
   get(key: Uint32Array, ko = 0): number {
-    const i = this.slotOf(key, ko, hashWords(key, ko, this.k, this.seed));
+    const i = this.slotOf(key, ko, hash32(key, ko, this.k, this.seed));
     return i >= 0 ? this.vals[i]! : -1;
   }
 
   /** Insert or overwrite; false when the key is new and the table holds `capacity` keys. */
   set(key: Uint32Array, ko: number, val: number): boolean {
-    const h = hashWords(key, ko, this.k, this.seed);
+    const h = hash32(key, ko, this.k, this.seed);
     const i = this.slotOf(key, ko, h);
     if (i >= 0) {
       this.vals[i] = val;
@@ -91,7 +100,7 @@ export class KeyTable {
 
   /** Remove the key; false when absent. */
   delete(key: Uint32Array, ko = 0): boolean {
-    let i = this.slotOf(key, ko, hashWords(key, ko, this.k, this.seed));
+    let i = this.slotOf(key, ko, hash32(key, ko, this.k, this.seed));
     if (i < 0) return false;
     const { k, keys, vals, hashes, mask } = this;
     // Backward-shift deletion: pull later entries of the probe run into the hole.

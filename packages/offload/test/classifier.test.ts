@@ -197,6 +197,18 @@ describe("classifier actions", () => {
     expect(v.hashReport[0]).toBe(0);
   });
 
+  it("rss after vxlanDecap hashes the inner headers", () => {
+    const c = make();
+    install(c, { match: { vni: 7 }, actions: [{ type: "vxlanDecap" }, { type: "rss", queues: [0, 1, 2, 3] }] });
+    install(c, { match: { tunnel: 1 }, actions: [{ type: "rss", queues: [0, 1, 2, 3] }] });
+    const tunnel = { vni: 7, outerSrcIp: "192.0.2.1", outerDstIp: "192.0.2.2", outerSrcPort: 40000 };
+    classifyOne(c, { ...TCP, tunnel });
+    expect(v.actions[0]).toBe(VA_VXLAN_DECAP);
+    expect(v.hash[0]).toBe(toeplitzReference(DEFAULT_RSS_KEY, [10, 0, 0, 1, 10, 0, 0, 2, 1000 >> 8, 1000 & 255, 0, 80]));
+    classifyOne(c, { ...TCP, tunnel: { ...tunnel, vni: 8 } });
+    expect(v.hash[0]).toBe(toeplitzReference(DEFAULT_RSS_KEY, [192, 0, 2, 1, 192, 0, 2, 2, 40000 >> 8, 40000 & 255, 4789 >> 8, 4789 & 255]));
+  });
+
   it("mark, count and query", () => {
     const c = make();
     const h = install(c, { match: { port: 1 }, actions: [{ type: "mark", id: 0xdeadbeef }, { type: "count" }, { type: "queue", index: 0 }] });

@@ -25,7 +25,7 @@
  */
 import { OffloadError, refuse, type Refusal } from "../errors.js";
 import { FK_FLAGS, FK_FRAME_LEN, FKF_TUNNEL, type FlowKey } from "../flow-key.js";
-import { defaultIndirectionTable, RssDistributor, validateRssConfig } from "../rss.js";
+import { defaultIndirectionTable, rssHashFlowKey, RssDistributor, validateRssConfig } from "../rss.js";
 import { FATE_JUMP, prepareActions, type EncapTemplate, type FlowAction, type PreparedActions } from "./actions.js";
 import { ACTION_TYPES, type ActionType, type ClassifierCaps, type TableCaps } from "./caps.js";
 import { compileKeyTemplate, compileMatch, FIELD_DEFS, type CompileLimits, type CompiledEntry, type FlowField, type FlowMatch, type KeyFieldSpec } from "./fields.js";
@@ -176,6 +176,7 @@ export class FlowClassifier {
   private readonly encaps: (SharedRef<EncapTemplate> | undefined)[] = [];
   private readonly encapBySig = new Map<string, number>();
   private countersUsed = 0;
+  private readonly hashOut = new Uint32Array(1);
 
   /**
    * A classifier for a device with `caps`; `tables[i]` configures table i.
@@ -594,7 +595,10 @@ export class FlowClassifier {
   // Datapath
   // -------------------------------------------------------------------------
 
-  /** Classify `keys[0..n)` into `out[0..n)`; updates rule counters. Allocates nothing. */
+  /**
+   * Classify `keys[0..n)` into `out[0..n)` (at most `out.size` of them);
+   * updates rule counters and the classifier's stats. Allocates nothing.
+   */
   classify(keys: readonly FlowKey[], n: number, out: Verdicts): void {
     const tables = this.tables;
     const missKind = this.missKind;
@@ -603,6 +607,7 @@ export class FlowClassifier {
     const hits = this.stats.hits;
     const misses = this.stats.misses;
     const rd = this.rData;
+    const hashOut = this.hashOut;
     const count = Math.min(n, out.size);
     for (let i = 0; i < count; i++) {
       const key = keys[i]!;
@@ -671,10 +676,14 @@ export class FlowClassifier {
         if (rf === FATE_QUEUE) queue = rd[b + 1]!;
         else if (rf === FATE_VPORT) vport = rd[b + 1]!;
         else if (rf === FATE_RSS) {
+          // After a VXLAN decap the packet is the inner frame, so RSS hashes the inner headers.
           const d = this.rss[rd[b + 1]!]!.value;
-          queue = d.queueOf(key);
-          report = d.lastReport;
-          hash = report === 0 ? 0 : d.lastHash;
+          report = rssHashFlowKey(d.toeplitz, d.hashTypes, key, d.innerHash || (acts & VA_VXLAN_DECAP) !== 0, hashOut);
+          if (report === 0) queue = d.unclassifiedQueue;
+          else {
+            hash = hashOut[0]!;
+            queue = d.table[hash & d.tableMask]!;
+          }
         }
         break;
       }

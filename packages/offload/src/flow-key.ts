@@ -126,7 +126,7 @@ export const FKE_UDP_LENGTH = 1 << 26;
 /** UDP to the VXLAN port, but the VXLAN header is cut short or lacks the I flag (RFC 7348 §5). */
 export const FKE_VXLAN = 1 << 27;
 /** All parse-error bits. */
-export const FKE_ANY = 0xffff0000 | 0;
+export const FKE_ANY = 0xffff0000;
 
 /** VLAN tags walked before giving up with {@link FKE_VLAN_DEPTH}. */
 export const MAX_VLAN_TAGS = 2;

@@ -36,7 +36,8 @@ for (const kind of kinds) {
         frameSize: Number(values["frame-size"]),
         queueSize: Number(values["queue-size"]),
       });
-      console.log(`${kind} threads=${threads} run ${i + 1}: ${r.mpps.toFixed(2)} Mpps (${r.frames} frames in ${r.seconds.toFixed(2)} s)`);
+      const cpu = r.cpuSeconds ? `; CPU s driver ${r.cpuSeconds.driver.toFixed(2)} device ${r.cpuSeconds.device.toFixed(2)}, ${(r.frames / Math.max(r.cpuSeconds.driver, r.cpuSeconds.device) / 1e6).toFixed(2)} M frames per busiest-thread CPU second` : "";
+      console.log(`${kind} threads=${threads} run ${i + 1}: ${r.mpps.toFixed(2)} Mpps (${r.frames} frames in ${r.seconds.toFixed(2)} s${cpu})`);
       runs.push(r);
     }
     const sorted = [...runs].sort((a, b) => a.mpps - b.mpps);

@@ -17,6 +17,7 @@ import { Worker } from "node:worker_threads";
 import { createRequire } from "node:module";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { extname } from "node:path";
+import { readFileSync } from "node:fs";
 import { VirtioError } from "./errors.js";
 import { GuestMemory } from "./memory.js";
 import { DescChain, type DeviceQueue, type DriverQueue } from "./queue.js";
@@ -48,6 +49,13 @@ export interface RingBenchResult {
   seconds: number;
   /** Million frames per second. */
   mpps: number;
+  /**
+   * CPU seconds each thread used in the measured interval, where the OS
+   * tells (Linux /proc/thread-self); on a shared machine, frames / CPU
+   * seconds shows what the code does per core regardless of how often it
+   * was scheduled.
+   */
+  cpuSeconds?: { driver: number; device: number };
 }
 
 /** Everything a side needs to attach to the shared ring; structured-cloneable for workers. */
@@ -193,6 +201,8 @@ export class BenchDevice {
   private readonly hostBase: number;
   /** Bytes copied out, so the copy cannot be optimised away. */
   bytes = 0;
+  /** Folded first bytes of each burst (keeps the touch loads alive). */
+  touched = 0;
   /** The last publish asked for an interrupt (the driver enabled notifications). */
   interrupt = false;
 
@@ -216,6 +226,12 @@ export class BenchDevice {
     const chains = this.chains;
     const n = q.popBurst(chains, this.burst);
     if (n === 0) return 0;
+    // Touch each frame's first word before copying any: the loads are
+    // independent, so the cache misses on lines the driver just wrote
+    // (on another core) overlap instead of being paid one after another.
+    let touch = 0;
+    for (let i = 0; i < n; i++) touch ^= this.g8[this.hostBase + chains[i]!.offset[0]!]!;
+    this.touched ^= touch;
     for (let i = 0; i < n; i++) {
       const c = chains[i]!;
       let at = 0;
@@ -258,7 +274,21 @@ export interface BenchWorkerResult {
   role: "driver" | "device";
   frames: number;
   seconds: number;
+  /** CPU seconds of this thread while measuring, or -1 when unknown. */
+  cpu: number;
   error?: string;
+}
+
+/** CPU seconds (user + system) used so far by the calling thread, or NaN where /proc/thread-self is missing. */
+function threadCpuSeconds(): number {
+  try {
+    const stat = readFileSync("/proc/thread-self/stat", "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // Fields 14 and 15 of stat(5) (utime, stime) in clock ticks of 1/100 s.
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 /** Empty polls before a side goes to sleep until its peer notifies it. */
@@ -288,6 +318,7 @@ export function runBenchRole(data: BenchWorkerData): BenchWorkerResult {
     while (Atomics.load(ctl, CTL_GO) === 0) Atomics.wait(ctl, CTL_GO, 0, SLEEP_MS);
     let frames = 0;
     let t0 = 0;
+    let cpu0 = 0;
     let measuring = false;
     let idle = 0;
     for (let iter = 0; ; iter++) {
@@ -311,18 +342,21 @@ export function runBenchRole(data: BenchWorkerData): BenchWorkerResult {
         if (!measuring && Atomics.load(ctl, CTL_MEASURE) !== 0) {
           measuring = true;
           t0 = performance.now();
+          cpu0 = threadCpuSeconds();
         }
         if (Atomics.load(ctl, CTL_STOP) !== 0) break;
       }
-      if (d.q.broken) return { role: "driver", frames, seconds: 0, error: `driver queue broken: ${d.q.brokenBy}` };
+      if (d.q.broken) return { role: "driver", frames, seconds: 0, cpu: -1, error: `driver queue broken: ${d.q.brokenBy}` };
     }
-    return { role: "driver", frames, seconds: measuring ? (performance.now() - t0) / 1000 : 0 };
+    const seconds = measuring ? (performance.now() - t0) / 1000 : 0;
+    return { role: "driver", frames, seconds, cpu: measuring ? threadCpuSeconds() - cpu0 : -1 };
   }
   while (Atomics.load(ctl, CTL_DRIVER_READY) === 0) Atomics.wait(ctl, CTL_DRIVER_READY, 0, SLEEP_MS);
   const dev = new BenchDevice(data.setup);
   Atomics.store(ctl, CTL_DEVICE_READY, 1);
   let frames = 0;
   let idle = 0;
+  let cpu0 = Number.NaN;
   for (let iter = 0; ; iter++) {
     const n = dev.step();
     if (n !== 0) {
@@ -336,10 +370,13 @@ export function runBenchRole(data: BenchWorkerData): BenchWorkerResult {
       dev.q.setNotify(false);
       idle = 0;
     }
-    if (((iter & 255) === 0 || idle === 0) && Atomics.load(ctl, CTL_STOP) !== 0) break;
-    if (dev.q.broken) return { role: "device", frames, seconds: 0, error: `device queue broken: ${dev.q.brokenBy}` };
+    if ((iter & 255) === 0 || idle === 0) {
+      if (cpu0 !== cpu0 && Atomics.load(ctl, CTL_MEASURE) !== 0) cpu0 = threadCpuSeconds();
+      if (Atomics.load(ctl, CTL_STOP) !== 0) break;
+    }
+    if (dev.q.broken) return { role: "device", frames, seconds: 0, cpu: -1, error: `device queue broken: ${dev.q.brokenBy}` };
   }
-  return { role: "device", frames, seconds: 0 };
+  return { role: "device", frames, seconds: 0, cpu: threadCpuSeconds() - cpu0 };
 }
 
 function kick(ctl: Int32Array, word: number): void {
@@ -373,7 +410,13 @@ function workerResult(w: Worker): Promise<BenchWorkerResult> {
   });
 }
 
-async function runTwoThreads(setup: BenchSetup, seconds: number, warmup: number): Promise<{ frames: number; seconds: number }> {
+interface Measured {
+  frames: number;
+  seconds: number;
+  cpu?: { driver: number; device: number };
+}
+
+async function runTwoThreads(setup: BenchSetup, seconds: number, warmup: number): Promise<Measured> {
   const ctlBuf = new SharedArrayBuffer(CTL_WORDS * 4);
   const ctl = new Int32Array(ctlBuf);
   const workers = (["driver", "device"] as const).map((role) => startWorker("bench-worker", { role, setup, ctl: ctlBuf }));
@@ -392,14 +435,15 @@ async function runTwoThreads(setup: BenchSetup, seconds: number, warmup: number)
     const [drv, dev] = await Promise.all(results);
     const err = drv!.error ?? dev!.error;
     if (err) throw new VirtioError("usage", err);
-    return { frames: drv!.frames, seconds: drv!.seconds };
+    const cpu = drv!.cpu >= 0 && dev!.cpu >= 0 ? { driver: drv!.cpu, device: dev!.cpu } : undefined;
+    return { frames: drv!.frames, seconds: drv!.seconds, ...(cpu ? { cpu } : {}) };
   } finally {
     Atomics.store(ctl, CTL_STOP, 1);
     await Promise.all(workers.map((w) => w.terminate()));
   }
 }
 
-function runOneThread(setup: BenchSetup, seconds: number, warmup: number): { frames: number; seconds: number } {
+function runOneThread(setup: BenchSetup, seconds: number, warmup: number): Measured {
   const drv = new BenchDriver(setup, true);
   const dev = new BenchDevice(setup);
   const t = performance.now();
@@ -407,6 +451,7 @@ function runOneThread(setup: BenchSetup, seconds: number, warmup: number): { fra
   let stopAt = measureAt + seconds * 1000;
   let frames = 0;
   let t0 = 0;
+  let cpu0 = 0;
   let measuring = false;
   for (let iter = 0; ; iter++) {
     const n = drv.step();
@@ -417,10 +462,12 @@ function runOneThread(setup: BenchSetup, seconds: number, warmup: number): { fra
       if (!measuring && now >= measureAt) {
         measuring = true;
         t0 = now;
+        cpu0 = threadCpuSeconds();
         stopAt = now + seconds * 1000;
       } else if (measuring && now >= stopAt) {
         if (drv.q.broken || dev.q.broken) throw new VirtioError("usage", `queue broken: ${drv.q.brokenBy ?? dev.q.brokenBy}`);
-        return { frames, seconds: (now - t0) / 1000 };
+        const cpu = threadCpuSeconds() - cpu0;
+        return { frames, seconds: (now - t0) / 1000, ...(cpu >= 0 ? { cpu: { driver: cpu, device: cpu } } : {}) };
       }
     }
   }
@@ -436,5 +483,12 @@ export async function runRingBench(options: RingBenchOptions): Promise<RingBench
   if (options.threads !== 1 && options.threads !== 2) throw new VirtioError("usage", `threads must be 1 or 2, got ${String(options.threads)}`);
   const setup = benchSetup(options.kind, queueSize, burst, frameSize, options.threads === 2);
   const r = options.threads === 2 ? await runTwoThreads(setup, options.seconds, warmup) : runOneThread(setup, options.seconds, warmup);
-  return { kind: options.kind, threads: options.threads, frames: r.frames, seconds: r.seconds, mpps: r.seconds > 0 ? r.frames / r.seconds / 1e6 : 0 };
+  return {
+    kind: options.kind,
+    threads: options.threads,
+    frames: r.frames,
+    seconds: r.seconds,
+    mpps: r.seconds > 0 ? r.frames / r.seconds / 1e6 : 0,
+    ...(r.cpu ? { cpuSeconds: r.cpu } : {}),
+  };
 }

@@ -53,8 +53,10 @@ export interface VirtioUserOptions {
   packed?: boolean;
   /** Ring size (default 256; a power of two for split rings). */
   queueSize?: number;
-  /** Bytes per buffer, header included (default 2048). */
+  /** Bytes per transmit buffer, header included (default 2048). */
   bufferSize?: number;
+  /** Bytes per receive buffer (default `bufferSize`); smaller than a frame makes the back-end merge buffers (MRG_RXBUF). */
+  rxBufferSize?: number;
   /** Guest memory in one memfd, or two (rings apart from buffers) to exercise multi-region tables (default 1). */
   regions?: 1 | 2;
   /** Features to ask for; the result is what the back-end offers of these (default VERSION_1 | MRG_RXBUF | EVENT_IDX, plus RING_PACKED / MQ as needed). */
@@ -113,6 +115,7 @@ export class VirtioUserQueuePair {
     private readonly mem: GuestMemory,
     private readonly rxBufBase: number,
     private readonly txBufBase: number,
+    private readonly rxBufferSize: number,
     private readonly bufferSize: number,
     private readonly kickRx: () => void,
     private readonly kickTx: () => void,
@@ -134,8 +137,8 @@ export class VirtioUserQueuePair {
   }
 
   private postRx(token: number): boolean {
-    this.addrs[0] = this.rxBufBase + token * this.bufferSize;
-    this.lenOut[0] = this.bufferSize;
+    this.addrs[0] = this.rxBufBase + token * this.rxBufferSize;
+    this.lenOut[0] = this.rxBufferSize;
     return this.rx.add(this.addrs, this.lenOut, 0, 1, token);
   }
 
@@ -197,8 +200,8 @@ export class VirtioUserQueuePair {
     for (let i = 0; i < n; i++) {
       const token = this.tokens[i]!;
       const len = this.lens[i]!;
-      const gpa = this.rxBufBase + token * this.bufferSize;
-      const ri = this.mem.find(gpa, this.bufferSize);
+      const gpa = this.rxBufBase + token * this.rxBufferSize;
+      const ri = this.mem.find(gpa, this.rxBufferSize);
       const bytes = this.mem.regions[ri]!.bytes;
       const off = this.mem.offsetIn(ri, gpa);
       if (this.mergeLeft === 0) {
@@ -276,8 +279,11 @@ export class VirtioUserFrontend {
     const packed = options.packed ?? false;
     const size = options.queueSize ?? 256;
     const bufferSize = options.bufferSize ?? 2048;
+    const rxBufferSize = options.rxBufferSize ?? bufferSize;
     if (!Number.isInteger(pairs) || pairs < 1 || pairs > 128) throw new RangeError(`queuePairs must be 1 .. 128, got ${pairs}`);
-    if (!Number.isInteger(bufferSize) || bufferSize < 64 || bufferSize > 65536) throw new RangeError(`bufferSize must be 64 .. 65536, got ${bufferSize}`);
+    for (const [name, v] of [["bufferSize", bufferSize], ["rxBufferSize", rxBufferSize]] as const) {
+      if (!Number.isInteger(v) || v < 16 || v > 65536) throw new RangeError(`${name} must be 16 .. 65536, got ${v}`);
+    }
     const fd = await connectRetrying(options.path, options.connectTimeoutMs ?? 0);
     const ch = new FrontendChannel(fd);
     const owned: number[] = [];
@@ -322,7 +328,8 @@ export class VirtioUserFrontend {
         at = alignUp(p.end, 64);
       }
       const ringBytes = alignUp(at - ringBase, PAGE);
-      const bufBytes = alignUp(2 * pairs * size * bufferSize, PAGE);
+      const pairBytes = size * (rxBufferSize + bufferSize);
+      const bufBytes = alignUp(pairs * pairBytes, PAGE);
       const twoRegions = (options.regions ?? 1) === 2;
       const specs = twoRegions
         ? [
@@ -384,7 +391,8 @@ export class VirtioUserFrontend {
       };
       const qps: VirtioUserQueuePair[] = [];
       for (let k = 0; k < pairs; k++) {
-        qps.push(new VirtioUserQueuePair(k, queues[2 * k]!, queues[2 * k + 1]!, mem, bufBase + 2 * k * size * bufferSize, bufBase + (2 * k + 1) * size * bufferSize, bufferSize, kicker(kickFds[2 * k]!), kicker(kickFds[2 * k + 1]!), features));
+        const rxBase = bufBase + k * pairBytes;
+        qps.push(new VirtioUserQueuePair(k, queues[2 * k]!, queues[2 * k + 1]!, mem, rxBase, rxBase + size * rxBufferSize, rxBufferSize, bufferSize, kicker(kickFds[2 * k]!), kicker(kickFds[2 * k + 1]!), features));
       }
       const frontend = new VirtioUserFrontend(ch, features, protocol, qps, mappings, eventfds, kicks);
       return frontend;

@@ -259,6 +259,11 @@ export class VhostUserNetDevice implements VhostUserDevice {
   // -------------------------------------------------------------------------
   // Scheduling
 
+  /** True while the device polls its rings; false while it sleeps on kick eventfds. */
+  get polling(): boolean {
+    return this.active;
+  }
+
   private wake(): void {
     if (!this.active) {
       this.active = true;

@@ -128,7 +128,7 @@ export interface DeviceQueue {
   popBurst(chains: readonly DescChain[], max: number): number;
   /** Return a chain to the driver with `written` bytes written into its writable part. Not visible until {@link publishUsed}. */
   pushUsed(chain: DescChain, written: number): void;
-  /** Make pushed used entries visible (release ordering). Returns true when the driver should be interrupted (flags / used_event, §2.7.10, §2.8.21). */
+  /** Make pushed used entries visible (release ordering). Returns true when the driver should be interrupted (flags / used_event, §2.7.7, §2.8.21). */
   publishUsed(): boolean;
   /** Ask the driver to kick (true) or not (false) on new buffers (VIRTQ_USED_F_NO_NOTIFY / avail_event, packed device event suppression). */
   setNotify(enabled: boolean): void;
@@ -152,7 +152,7 @@ export interface DriverQueue {
    * feature was negotiated. Returns false (adds nothing) if there is no room.
    */
   add(addrs: Float64Array, lens: Uint32Array, nOut: number, nIn: number, token: number, indirect?: boolean): boolean;
-  /** Make added buffers visible to the device (release). Returns true when the device wants a kick (§2.7.7, §2.8.10). */
+  /** Make added buffers visible to the device (release). Returns true when the device wants a kick (§2.7.10, §2.8.10). */
   publish(): boolean;
   /** Take up to `max` used buffers: their tokens and written lengths. Returns the count. */
   reclaim(tokens: Uint32Array, lens: Uint32Array, max: number): number;

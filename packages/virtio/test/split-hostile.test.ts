@@ -492,3 +492,54 @@ describe("hostile driver: each fault is detected, counted, breaks the queue, tou
     expect(() => m.createDevice({ base: 70000 })).toThrow(VirtioError);
   });
 });
+
+describe("fuzzed ring contents (fast-check)", () => {
+  it("random descriptor tables, indirect tables and ring indices never throw and never yield memory outside guest regions", async () => {
+    const fc = (await import("fast-check")).default;
+    const descArb = fc.record({
+      addr: fc.oneof(fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), fc.integer({ min: 0x10000, max: 0x40000 }).map(BigInt)),
+      len: fc.oneof(fc.integer({ min: 0, max: 0xffff_ffff }), fc.integer({ min: 0, max: 4096 })),
+      flags: fc.integer({ min: 0, max: 7 }),
+      next: fc.oneof(fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 0, max: SIZE })),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(descArb, { minLength: SIZE, maxLength: SIZE }),
+        fc.array(descArb, { maxLength: 12 }),
+        fc.array(fc.integer({ min: 0, max: 0xffff }), { minLength: SIZE, maxLength: SIZE }),
+        fc.integer({ min: 0, max: 0xffff }),
+        fc.boolean(),
+        (descs, table, ring, availIdx, indirectTable) => {
+          const b = bed();
+          // Point some descriptors at a fuzzed indirect table in scratch memory.
+          b.hostile.writeTable(b.tables, table);
+          descs.forEach((d, i) => b.hostile.writeDesc(i, indirectTable && (d.flags & IND) !== 0 ? { ...d, addr: b.tables } : d));
+          ring.forEach((h, i) => b.hostile.setAvailEntry(i, h));
+          b.hostile.setAvailIdx(availIdx);
+          const chains = newDescChains(4, 4 * SIZE);
+          const regionEnd = b.mem.regions[0]!.size;
+          for (let round = 0; round < 4; round++) {
+            let n = 0;
+            expect(() => {
+              n = b.device.popBurst(chains, 4);
+            }).not.toThrow();
+            for (let i = 0; i < n; i++) {
+              const c = chains[i]!;
+              expect(c.count).toBeLessThanOrEqual(SIZE);
+              for (let s = 0; s < c.count; s++) {
+                expect(c.region[s]).toBe(0);
+                expect(c.offset[s]! + c.len[s]!).toBeLessThanOrEqual(regionEnd);
+                expect(c.addr[s]! - b.mem.regions[0]!.gpa).toBe(c.offset[s]);
+              }
+              b.device.pushUsed(c, 0);
+            }
+            b.device.publishUsed();
+          }
+          const faults = Object.values(b.device.stats.faults).reduce((x, y) => x + y, 0);
+          expect(faults).toBe(b.device.broken ? 1 : 0);
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+});

@@ -12,14 +12,15 @@
  * - §5.1.6.4.4 "Hash reporting for incoming packets": the
  *   VIRTIO_NET_HASH_REPORT_* values, with
  *   VIRTIO_NET_HASH_TYPE_XXX = 1 << (VIRTIO_NET_HASH_REPORT_XXX - 1).
- * - "Receive-side scaling (RSS)" / "Setting RSS parameters" /
- *   "RSS processing" (control virtqueue, VIRTIO_NET_CTRL_MQ_RSS_CONFIG):
+ * - §5.1.6.5.7 "Receive-side scaling (RSS)": §5.1.6.5.7.1 "Setting RSS
+ *   parameters" and §5.1.6.5.7.3 "RSS processing" (control virtqueue,
+ *   VIRTIO_NET_CTRL_MQ_RSS_CONFIG):
  *   `virtio_net_rss_config` { hash_types, indirection_table_mask,
  *   unclassified_queue, indirection_table[], max_tx_vq, hash_key_length,
  *   hash_key_data[] }; the table length (mask + 1) is a power of two and not
  *   above `rss_max_indirection_table_length`; a packet with no hash goes to
  *   `unclassified_queue`, otherwise to `indirection_table[hash & mask]`.
- * - "Device configuration layout": `rss_max_key_size` is at least 40 and
+ * - §5.1.4 "Device configuration layout": `rss_max_key_size` is at least 40 and
  *   `rss_max_indirection_table_length` at least 128.
  * - "Inner Header Hash" (VIRTIO_NET_F_HASH_TUNNEL, virtio 1.3 draft): with
  *   VXLAN enabled in `enabled_tunnel_types` the inner headers are hashed;

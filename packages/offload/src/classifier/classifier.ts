@@ -354,7 +354,9 @@ export class FlowClassifier {
       if (existing !== undefined) rssId = existing;
       else {
         if (this.rssBySig.size + 1 > this.caps.rssContexts) return refuse("capacity", `all ${this.caps.rssContexts} RSS contexts are in use`);
-        const len = Math.min(this.caps.rss.maxIndirectionTableLength, 128);
+        // The largest power-of-two table the device allows, up to 128 entries.
+        let len = 1;
+        while (len * 2 <= Math.min(this.caps.rss.maxIndirectionTableLength, 128)) len *= 2;
         const table = defaultIndirectionTable(a.rss.queues.length, len).map((i) => a.rss!.queues[i]!);
         const cfg = {
           hashTypes: a.rss.hashTypes,

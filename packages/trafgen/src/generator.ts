@@ -24,9 +24,10 @@ export interface GeneratorOptions {
   batch?: number;
   /**
    * Real clock: depth of each stream's token bucket, in frames (default:
-   * the larger of `batch` and 1 ms worth of the stream's rate). A loop
-   * that falls behind by more than this loses the difference instead of
-   * bursting to catch up.
+   * the larger of `batch` and 10 ms worth of the stream's rate). After a
+   * stall (the thread descheduled, a GC pause) the loop catches up with a
+   * burst of at most this many frames; beyond that the time is lost and
+   * the achieved rate falls below the asked one.
    */
   bucketFrames?: number;
 }
@@ -65,7 +66,7 @@ export class Generator {
     this.depth = new Float64Array(n);
     for (let k = 0; k < n; k++) {
       const pps = this.sources[k]!.pps;
-      this.depth[k] = options.bucketFrames ?? Math.max(this.batch, Number.isFinite(pps) ? pps / 1000 : this.batch);
+      this.depth[k] = options.bucketFrames ?? Math.max(this.batch, Number.isFinite(pps) ? pps / 100 : this.batch);
     }
   }
 

@@ -388,10 +388,11 @@ export class RxAnalyzer {
       r.txBps = (r.txBytes * 8) / secs;
       r.rxBps = (r.rxBytes * 8) / secs;
     }
-    if (tx !== undefined && rows.length > 0) {
+    if (tx !== undefined) {
       let tail = 0;
       for (const st of this.streams.values()) tail += Math.max(0, (tx.get(st.id) ?? 0) - (st.maxSeq + 1));
-      rows[rows.length - 1]!.lost += tail;
+      if (tail > 0 && rows.length === 0) rows.push(emptyRow(0));
+      if (rows.length > 0) rows[rows.length - 1]!.lost += tail;
     }
     return rows;
   }

@@ -246,6 +246,9 @@ export class Toeplitz {
  *   Address option as source and the Type 2 Routing Header address as
  *   destination when present; with no *_EX type enabled it falls back to the
  *   rules for IPv6 without extension headers, over the real addresses.
+ * - A key with parse errors is hashed on the layers the parser recorded: the
+ *   IP version is set only when the IP header's version and length fields
+ *   are sound, and L4 ports only when the L4 header was valid.
  */
 export function rssHashFlowKey(t: Toeplitz, hashTypes: number, key: FlowKey, innerHash: boolean, out: Uint32Array): number {
   const w = key.words;

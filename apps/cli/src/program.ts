@@ -6,6 +6,7 @@
 import { Command, CommanderError } from "commander";
 import { registerBench } from "./commands/bench.js";
 import { registerDemo } from "./commands/demo.js";
+import { registerGen } from "./commands/gen.js";
 import { registerVhostUser } from "./commands/vhost-user.js";
 import { registerVirtioUser } from "./commands/virtio-user.js";
 import { CliError } from "./output.js";
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
     .configureHelp({ sortSubcommands: true });
   registerDemo(program);
   registerBench(program);
+  registerGen(program);
   registerVhostUser(program);
   registerVirtioUser(program);
   return program;

@@ -408,16 +408,9 @@ function newHistogram(digits: 1 | 2 | 3 | 4 | 5): Histogram {
 
 function summarize(h: Histogram, count: number, min: number, max: number, sum: number): LatencySummary {
   if (count === 0) return { count: 0, minNs: 0, meanNs: 0, p50Ns: 0, p90Ns: 0, p99Ns: 0, p999Ns: 0, maxNs: 0 };
-  return {
-    count,
-    minNs: min,
-    meanNs: sum / count,
-    p50Ns: h.getValueAtPercentile(50),
-    p90Ns: h.getValueAtPercentile(90),
-    p99Ns: h.getValueAtPercentile(99),
-    p999Ns: h.getValueAtPercentile(99.9),
-    maxNs: max,
-  };
+  // HdrHistogram reports the highest value equivalent to a bucket; keep the percentiles inside the exact range.
+  const p = (q: number): number => Math.min(max, Math.max(min, h.getValueAtPercentile(q)));
+  return { count, minNs: min, meanNs: sum / count, p50Ns: p(50), p90Ns: p(90), p99Ns: p(99), p999Ns: p(99.9), maxNs: max };
 }
 
 /** The time series as CSV (a header line, then one line per row). */

@@ -158,15 +158,15 @@ export function parseSizeSpec(text: string): SizeSpec {
 }
 
 /**
- * Parse a list of runs' sizes, as the CLI takes them: `"64|imix"` style
- * alternatives are not used; `"64,128,256"` is three runs (one per size, an
- * RFC 2544 §9 style sweep over trials), `"imix"` or `"64:7,..."` one run with
- * a mix, `"64..1518/64"` one run with a per-frame sweep.
+ * Parse a list of runs' sizes, as the CLI takes them: `"64,128,256"` or
+ * `"64,imix"` is one run per item (an RFC 2544 §9 style sweep over trials),
+ * `"64:7,570:4,1518:1"` one run with that mix, `"64..1518/64"` one run with
+ * a per-frame sweep.
  */
 export function parseSizeList(text: string): SizeSpec[] {
   const s = text.trim();
-  if (/^\d+(,\d+)+$/.test(s)) return s.split(",").map((x) => checkSize(Number(x)));
-  return [parseSizeSpec(s)];
+  if (s.includes(":")) return [parseSizeSpec(s)];
+  return s.split(",").map((x) => parseSizeSpec(x));
 }
 
 /** A short text for reports: `64`, `imix(64:7,570:4,1518:1)`, `sweep(64..1518/1)`. */

@@ -95,7 +95,10 @@ export const streamSchema = z
   })
   .strict();
 
-export type StreamSpec = z.input<typeof streamSchema>;
+export type StreamSpec = Omit<z.input<typeof streamSchema>, "size"> & {
+  /** 64, "imix", "64:7,570:4,1518:1", "64..1518/64", { mix }, { sweep } (default 64). */
+  size?: SizeSpec | string;
+};
 export type StreamOptions = z.output<typeof streamSchema>;
 
 /** Parse a duration option: text goes through {@link parseDuration}, a number is ns. */

@@ -17,8 +17,7 @@ import type { PacketBurst } from "./burst.js";
 import { parseConfig } from "./config.js";
 import { ConnTrack, ConnTrackConfigSchema, CT_INVALID } from "./conntrack.js";
 import { Counters, EXTRA_BASE, vnfCounterNames } from "./counters.js";
-import { FLOW_KEY_WORDS, FlowInfo, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, flowKey, isEcho, isIcmpError, parseFlow, reverseKey } from "./internal/parse.js";
-import { rd16 } from "./internal/csum.js";
+import { FLOW_KEY_WORDS, FlowInfo, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, flowKey, isEcho, isIcmpError, parseFlow, quotedFlowKey, reverseKey } from "./internal/parse.js";
 import { DropReason, drop } from "./verdict.js";
 import { type Clock, type Vnf, type VnfOptions, defaultClock, tally } from "./vnf.js";
 
@@ -142,35 +141,7 @@ export class Firewall implements Vnf {
 
   /** Whether the packet quoted by an ICMP error (IP header at `q`) belongs to a tracked connection. */
   private related(b: Uint8Array, q: number, end: number, family: number, now: number): boolean {
-    const key = this.key;
-    const k = FLOW_KEY_WORDS;
-    let l4: number;
-    let proto: number;
-    if (family === 4) {
-      if (q + 20 > end || b[q]! >> 4 !== 4) return false;
-      l4 = q + (b[q]! & 15) * 4;
-      proto = b[q + 9]!;
-      key[k + 1] = 0;
-      key[k + 2] = 0;
-      key[k + 3] = 0xffff;
-      key[k + 5] = 0;
-      key[k + 6] = 0;
-      key[k + 7] = 0xffff;
-      key[k + 4] = ((b[q + 12]! << 24) | (b[q + 13]! << 16) | (b[q + 14]! << 8) | b[q + 15]!) >>> 0;
-      key[k + 8] = ((b[q + 16]! << 24) | (b[q + 17]! << 16) | (b[q + 18]! << 8) | b[q + 19]!) >>> 0;
-    } else {
-      if (q + 40 > end || b[q]! >> 4 !== 6) return false;
-      l4 = q + 40;
-      proto = b[q + 6]!;
-      for (let w = 0; w < 8; w++) {
-        const o = q + 8 + w * 4;
-        key[k + 1 + w] = ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
-      }
-    }
-    if (l4 + 8 > end) return false;
-    key[k] = proto | (family << 8);
-    if (proto === PROTO_ICMP || proto === PROTO_ICMPV6) key[k + 9] = (rd16(b, l4 + 4) << 16) >>> 0;
-    else key[k + 9] = ((rd16(b, l4) << 16) | rd16(b, l4 + 2)) >>> 0;
-    return this.conntrack!.lookup(key, k, now) >= 0;
+    if (quotedFlowKey(b, q, end, family, this.key, FLOW_KEY_WORDS) < 0) return false;
+    return this.conntrack!.lookup(this.key, FLOW_KEY_WORDS, now) >= 0;
   }
 }

@@ -17,9 +17,12 @@
  * ports, the ICMP identifier); a UDP checksum of 0 (none, RFC 768) stays 0.
  *
  * Port 0 is inside, port 1 outside; the Ethernet header is left alone (chain
- * a router or an l2fwd for link-layer addressing). Fragments, ICMP errors
- * from outside (whose quoted headers would need translating too, RFC 5508
- * §4.2) and hairpinning are not handled: they are dropped and counted.
+ * a router or an l2fwd for link-layer addressing). ICMP errors about a
+ * translated connection are translated too (RFC 5508 §4.2): the outer
+ * address that stands for the NATed host and the quoted packet's addresses,
+ * ports or identifier, with the quoted headers' checksums and the ICMP
+ * checksum patched. Fragments and hairpinning are not handled: they are
+ * dropped and counted.
  */
 import { z } from "zod";
 import type { PacketBurst } from "./burst.js";
@@ -30,7 +33,7 @@ import { VnfError } from "./errors.js";
 import { checksumUpdate16, checksumUpdate32 } from "@nfvio/packet";
 import { rd16, rd32, wr16, wr32 } from "./internal/csum.js";
 import { KeyTable } from "./internal/table.js";
-import { FLOW_KEY_WORDS, FlowInfo, PROTO_ICMP, PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, flowKey, isEcho, parseFlow, reverseKey } from "./internal/parse.js";
+import { FLOW_KEY_WORDS, FlowInfo, PROTO_ICMP, PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, flowKey, isEcho, isIcmpError, parseFlow, quotedFlowKey, reverseKey } from "./internal/parse.js";
 import { DropReason, drop } from "./verdict.js";
 import { type Clock, type Vnf, type VnfOptions, defaultClock, tally } from "./vnf.js";
 
@@ -279,7 +282,7 @@ export class Nat implements Vnf {
     if (r >= 0) return drop(r as DropReason);
     if (f.family !== 4) return drop(DropReason.Unsupported);
     const proto = f.proto;
-    if (proto === PROTO_ICMP && !isEcho(f)) return drop(DropReason.Unsupported);
+    if (proto === PROTO_ICMP && !isEcho(f)) return isIcmpError(f) ? this.translateError(b, f, port, now, c) : drop(DropReason.Unsupported);
     const key = this.key;
     flowKey(b, f, key, 0);
     const ct = this.conntrack;
@@ -380,6 +383,93 @@ export class Nat implements Vnf {
     c[C_DNAT_NEW]!++;
     this.translate(b, f, id, 0, c);
     return out;
+  }
+
+  /** Outer ICMP checksum being patched by {@link put16}. */
+  private acc = 0;
+
+  /** Write a 16-bit word inside an ICMP error's quote, folding the change into the ICMP checksum (RFC 1624). */
+  private put16(b: Uint8Array, at: number, v: number): void {
+    const old = rd16(b, at);
+    if (old === v) return;
+    this.acc = checksumUpdate16(this.acc, old, v);
+    wr16(b, at, v);
+  }
+
+  /**
+   * Translate an ICMP error (RFC 792 types 3, 4, 5, 11, 12) that quotes a
+   * packet of a tracked connection, as RFC 5508 §4.2 asks: the quoted packet
+   * is the connection's packet as it was on the side the error comes from,
+   * so it is rewritten to the other side's form (the reverse of the key it
+   * matches), and the outer address that stood for the NATed host is
+   * translated; the error's own source (a router on the path) is kept.
+   */
+  private translateError(b: Uint8Array, f: FlowInfo, port: number, now: number, c: Float64Array): number {
+    const key = this.key;
+    const k = FLOW_KEY_WORDS;
+    const q = f.l4 + 8;
+    const il4 = quotedFlowKey(b, q, f.ipEnd, 4, key, k);
+    if (il4 < 0) return drop(DropReason.Malformed);
+    // The quoted packet travelled opposite to the error: its reverse is a key of the error's direction.
+    reverseKey(key, k, key, 0);
+    const ct = this.conntrack;
+    const v = ct.lookup(key, 0, now);
+    if (v < 0) return drop(DropReason.NoMapping);
+    const id = v >> 1;
+    const dir = v & 1;
+    const o = id * FLOW_KEY_WORDS;
+    // Quoted packet := the other direction's key (it is the tuple before translation).
+    const target = dir === 1 ? ct.orig : ct.reply;
+    const iproto = b[q + 9]!;
+    const avail = f.ipEnd - il4;
+    const l4csAt = iproto === PROTO_TCP ? il4 + 16 : iproto === PROTO_UDP ? il4 + 6 : il4 + 2;
+    const hasL4cs = l4csAt + 2 <= il4 + avail && !(iproto === PROTO_UDP && rd16(b, l4csAt) === 0);
+    this.acc = rd16(b, f.l4 + 2);
+    let ipcs = rd16(b, q + 10);
+    let l4cs = hasL4cs ? rd16(b, l4csAt) : 0;
+    const pseudo = iproto === PROTO_TCP || iproto === PROTO_UDP;
+    for (let a = 0; a < 2; a++) {
+      const at = q + 12 + a * 4;
+      const nv = target[o + 4 + a * 4]!;
+      const ov = rd32(b, at);
+      if (ov === nv) continue;
+      ipcs = checksumUpdate32(ipcs, ov, nv);
+      if (hasL4cs && pseudo) l4cs = checksumUpdate32(l4cs, ov, nv);
+      this.put16(b, at, nv >>> 16);
+      this.put16(b, at + 2, nv & 0xffff);
+    }
+    // Ports (TCP/UDP: both; ICMP echo: the identifier) from the target key's port word.
+    const ports = target[o + 9]!;
+    const nWords = iproto === PROTO_ICMP ? 1 : pseudo ? 2 : 0;
+    for (let w = 0; w < nWords; w++) {
+      const at = iproto === PROTO_ICMP ? il4 + 4 : il4 + 2 * w;
+      const nv = w === 0 ? ports >>> 16 : ports & 0xffff;
+      const ov = rd16(b, at);
+      if (ov === nv) continue;
+      if (hasL4cs) l4cs = checksumUpdate16(l4cs, ov, nv);
+      this.put16(b, at, nv);
+    }
+    this.put16(b, q + 10, ipcs);
+    if (hasL4cs) this.put16(b, l4csAt, iproto === PROTO_UDP && l4cs === 0 ? 0xffff : l4cs);
+    // Outer header, as for a packet of this direction: the destination (the quoted packet's
+    // sender) always; the source only when it is the connection's own end, not a router on the path.
+    const ip = f.l3;
+    const own = dir === 1 ? ct.reply : ct.orig;
+    let ipcsOut = rd16(b, ip + 10);
+    const oldDst = rd32(b, ip + 16);
+    if (oldDst !== target[o + 4]!) {
+      ipcsOut = checksumUpdate32(ipcsOut, oldDst, target[o + 4]!);
+      wr32(b, ip + 16, target[o + 4]!);
+    }
+    const oldSrc = rd32(b, ip + 12);
+    if (oldSrc === own[o + 4]! && oldSrc !== target[o + 8]!) {
+      ipcsOut = checksumUpdate32(ipcsOut, oldSrc, target[o + 8]!);
+      wr32(b, ip + 12, target[o + 8]!);
+    }
+    wr16(b, ip + 10, ipcsOut);
+    wr16(b, f.l4 + 2, this.acc);
+    c[C_TRANSLATED]!++;
+    return port ^ 1;
   }
 
   /** Rewrite the packet of connection `id` in direction `dir` to the reverse of the other direction's key. */

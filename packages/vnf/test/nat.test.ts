@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Nat, type NatConfig } from "../src/nat.js";
 import { DropReason, drop } from "../src/verdict.js";
-import { FLAGS, type PacketSpec, checksumProblems, hex, packet, tuple4 } from "./helpers/frames.js";
+import { FLAGS, type PacketSpec, checksumProblems, hex, ipBytesOf, packet, tuple4 } from "./helpers/frames.js";
 import { manualClock, run, run1 } from "./helpers/run.js";
 
 const EXT = "203.0.113.1";
@@ -91,6 +91,46 @@ describe("NAT: source NAT", () => {
     expect(r.verdict).toBe(1);
     expect(bytes(r.out)).toBe(bytes(f));
     expect(run1(vnf, packet({ src: "198.51.100.7", dst: "192.168.0.1", proto: "udp", sport: 2, dport: 1 }), 1).verdict).toBe(0);
+  });
+});
+
+describe("NAT: ICMP errors (RFC 5508 §4.2)", () => {
+  it("translates a time-exceeded from a router outside back to the inside host, quote included", () => {
+    const { vnf } = nat();
+    const spec: PacketSpec = { src: "10.1.2.3", dst: "198.51.100.7", proto: "udp", sport: 40000, dport: 33434, ttl: 1, payload: [1, 2, 3, 4] };
+    const outFrame = run1(vnf, packet(spec), 0).out;
+    // A router on the path quotes the translated packet's header and first 8 bytes.
+    const quoted = Array.from(outFrame.subarray(14, 14 + 28));
+    const err = run1(vnf, packet({ src: "192.0.2.99", dst: EXT, proto: "icmp", icmpType: 11, icmpCode: 0, payload: quoted, df: false }), 1);
+    expect(err.verdict).toBe(0);
+    const want = packet({ src: "192.0.2.99", dst: "10.1.2.3", proto: "icmp", icmpType: 11, icmpCode: 0, payload: ipBytesOf(spec).slice(0, 28), df: false });
+    expect(hex(err.out)).toBe(hex(want));
+    expect(checksumProblems(err.out)).toEqual([]);
+  });
+
+  it("translates a port-unreachable from the remote host, with a long quote (TCP checksum included)", () => {
+    const { vnf } = nat({ snat: [{ from: "10.0.0.0/8", to: EXT, ports: "3000-3000" }] });
+    const spec: PacketSpec = { src: "10.1.2.3", dst: "198.51.100.7", proto: "tcp", sport: 40000, dport: 7, flags: FLAGS.SYN, payload: [9, 9] };
+    const outFrame = run1(vnf, packet(spec), 0).out;
+    const quoted = Array.from(outFrame.subarray(14));
+    const err = run1(vnf, packet({ src: "198.51.100.7", dst: EXT, proto: "icmp", icmpType: 3, icmpCode: 3, payload: quoted }), 1);
+    expect(err.verdict).toBe(0);
+    expect(hex(err.out)).toBe(hex(packet({ src: "198.51.100.7", dst: "10.1.2.3", proto: "icmp", icmpType: 3, icmpCode: 3, payload: ipBytesOf(spec) })));
+  });
+
+  it("translates an error from the inside server of a port forward to come from the external address", () => {
+    const { vnf } = nat();
+    const syn: PacketSpec = { src: "198.51.100.9", dst: EXT, proto: "tcp", sport: 55555, dport: 8080, flags: FLAGS.SYN };
+    const inFrame = run1(vnf, packet(syn), 1).out;
+    const err = run1(vnf, packet({ src: "10.0.0.5", dst: "198.51.100.9", proto: "icmp", icmpType: 3, icmpCode: 3, payload: Array.from(inFrame.subarray(14, 42)) }), 0);
+    expect(err.verdict).toBe(1);
+    expect(hex(err.out)).toBe(hex(packet({ src: EXT, dst: "198.51.100.9", proto: "icmp", icmpType: 3, icmpCode: 3, payload: ipBytesOf(syn).slice(0, 28) })));
+  });
+
+  it("drops errors quoting no tracked connection", () => {
+    const { vnf } = nat();
+    const stray = packet({ src: "192.0.2.99", dst: EXT, proto: "icmp", icmpType: 11, payload: ipBytesOf({ src: EXT, dst: "198.51.100.7", proto: "udp", sport: 1, dport: 2 }).slice(0, 28) });
+    expect(run1(vnf, stray, 1).verdict).toBe(drop(DropReason.NoMapping));
   });
 });
 

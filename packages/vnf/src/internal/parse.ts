@@ -185,3 +185,44 @@ export function reverseKey(src: Uint32Array, so: number, dst: Uint32Array, d: nu
   // An echo id sits in the "source port" in both directions; real ports swap.
   dst[d + 9] = proto === PROTO_ICMP || proto === PROTO_ICMPV6 ? ports : ((ports << 16) | (ports >>> 16)) >>> 0;
 }
+
+/**
+ * Flow key of the packet an ICMP error quotes (its IP header at `q`, RFC 792,
+ * RFC 4443 §2.4), written to `key[ko ..]` like {@link flowKey}. Needs the
+ * quoted IP header and the first 8 bytes of its transport header. Returns the
+ * quoted transport header's offset, or -1 when the quote is too short or not
+ * of `family` (IPv6 quotes with extension headers are not followed).
+ */
+export function quotedFlowKey(b: Uint8Array, q: number, end: number, family: number, key: Uint32Array, ko: number): number {
+  let l4: number;
+  let proto: number;
+  if (family === 4) {
+    if (q + 20 > end || b[q]! >> 4 !== 4) return -1;
+    const ihl = (b[q]! & 15) * 4;
+    if (ihl < 20) return -1;
+    l4 = q + ihl;
+    proto = b[q + 9]!;
+    key[ko + 1] = 0;
+    key[ko + 2] = 0;
+    key[ko + 3] = 0xffff;
+    key[ko + 5] = 0;
+    key[ko + 6] = 0;
+    key[ko + 7] = 0xffff;
+    key[ko + 4] = ((b[q + 12]! << 24) | (b[q + 13]! << 16) | (b[q + 14]! << 8) | b[q + 15]!) >>> 0;
+    key[ko + 8] = ((b[q + 16]! << 24) | (b[q + 17]! << 16) | (b[q + 18]! << 8) | b[q + 19]!) >>> 0;
+  } else {
+    if (q + 40 > end || b[q]! >> 4 !== 6) return -1;
+    l4 = q + 40;
+    proto = b[q + 6]!;
+    for (let w = 0; w < 8; w++) {
+      const o = q + 8 + w * 4;
+      key[ko + 1 + w] = ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+    }
+  }
+  if (l4 + 8 > end) return -1;
+  key[ko] = proto | (family << 8);
+  if (proto === PROTO_ICMP || proto === PROTO_ICMPV6) key[ko + 9] = (rd16(b, l4 + 4) << 16) >>> 0;
+  else if (proto === PROTO_TCP || proto === PROTO_UDP) key[ko + 9] = ((rd16(b, l4) << 16) | rd16(b, l4 + 2)) >>> 0;
+  else key[ko + 9] = 0;
+  return l4;
+}

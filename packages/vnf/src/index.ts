@@ -39,3 +39,4 @@ export { MaglevTable, MAGLEV_DEFAULT_SIZE, isPrime } from "./maglev.js";
 export { LoadBalancer, LoadBalancerConfigSchema, BackendSchema, ServiceSchema, type LoadBalancerConfig, type Backend, type Service } from "./lb.js";
 export { ServiceChain, type ChainOptions } from "./chain.js";
 export { createVnf, loadVnf, VNF_SCHEMAS, VNF_KINDS, type VnfKind, type VnfSpec } from "./registry.js";
+export { viewPoolBurst, syncPoolLengths } from "./pool.js";

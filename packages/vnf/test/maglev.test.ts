@@ -69,7 +69,7 @@ describe("Maglev table (NSDI 2016 §3.4)", () => {
         const mean = flows.length / n;
         for (const c of perBackend) expect(Math.abs(c - mean) / mean).toBeLessThan(0.2);
       }),
-      { numRuns: 30 },
+      { numRuns: 20 },
     );
   });
 

@@ -95,7 +95,7 @@ describe("receive analysis", () => {
         expect(rows.reduce((x, row) => x + row.duplicates, 0)).toBe(want.duplicates);
         expect(pool.stats().inUse).toBe(0);
       }),
-      { numRuns: 300, seed: 20260 },
+      { numRuns: 150, seed: 20260 },
     );
   });
 

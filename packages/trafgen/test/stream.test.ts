@@ -122,8 +122,8 @@ describe("field variation", () => {
 
 describe("rate in modelled time", () => {
   // Non-integer inter-frame gaps included: 3333.333 pps (300,000.03 ns), 14,880.952 pps (67,200 ns),
-  // 123,456.7 pps (8,100.0066 ns).
-  for (const pps of [1000, 3333.333, 14880.952380952382, 123456.7]) {
+  // 54,321.7 pps (18,408.74 ns).
+  for (const pps of [1000, 3333.333, 14880.952380952382, 54321.7]) {
     it(`${pps} pps over 10 s of modelled time is within 0.1% (and exact to the frame)`, async () => {
       const pool = new PacketPool({ count: 4096 });
       const clock = new ModelClock();

@@ -105,8 +105,12 @@ class StrideTrie {
     if (len <= end) {
       const span = end - len;
       const idx0 = bitsAt(key, start, stride) & ~((1 << span) - 1);
-      const n = 1 << span;
-      for (let i = 0; i < n; i++) this.setIfShallower(base + idx0 + i, entry, len);
+      const end2 = base + idx0 + (1 << span);
+      for (let pos = base + idx0; pos < end2; pos++) {
+        const e = t[pos]!;
+        if (e & EXT) this.setIfShallower(pos, entry, len);
+        else if (!(e & VALID) || ((e >>> 22) & 0xff) <= len) t[pos] = entry;
+      }
       return;
     }
     const pos = base + bitsAt(key, start, stride);
@@ -153,8 +157,13 @@ class StrideTrie {
     if (len <= end) {
       const span = end - len;
       const idx0 = bitsAt(key, start, stride) & ~((1 << span) - 1);
-      const n = 1 << span;
-      for (let i = 0; i < n; i++) this.replaceDepth(base + idx0 + i, len, repl);
+      const t = this.t;
+      const end2 = base + idx0 + (1 << span);
+      for (let pos = base + idx0; pos < end2; pos++) {
+        const e = t[pos]!;
+        if (e & EXT) this.replaceDepth(pos, len, repl);
+        else if (e & VALID && ((e >>> 22) & 0xff) === len) t[pos] = repl;
+      }
       return;
     }
     const pos = base + bitsAt(key, start, stride);

@@ -11,3 +11,7 @@ export { VhostUserServer, type VhostUserServerOptions } from "./vhost-user/serve
 export { VhostUserNetDevice, NET_DEVICE_FEATURES, NET_MODES, type NetMode, type NetDeviceOptions, type QueueCounters, type SchedulerStats } from "./vhost-user/net.js";
 export { FrontendChannel } from "./vhost-user/channel.js";
 export { VirtioUserFrontend, VirtioUserQueuePair, type VirtioUserOptions, type FrontendQueueCounters } from "./vhost-user/frontend.js";
+// The vhost-net baseline model (device, notifications, offload metadata, modelled and threaded runs).
+export * from "./vhost-net/index.js";
+// A guest: guest memory + virtio-net driver + VNF hook.
+export * from "./guest/index.js";

@@ -1,5 +1,5 @@
 import { ModelClock, PacketPool } from "@nfvio/core";
-import { Burst, formatIpv4, formatIpv6, formatMac, IpProto } from "@nfvio/packet";
+import { Burst, formatIpv4, formatIpv6, formatMac } from "@nfvio/packet";
 import { describe, expect, it } from "vitest";
 import { Generator, LoopbackPort, readSignature, runPort, SIGNATURE_MAGIC, Stream, TrafgenError, type FieldSpec, type StreamSpec } from "../src/index.js";
 import { checkFrame } from "./helpers.js";

@@ -1,6 +1,6 @@
 /**
  * FlowKey: the fixed-layout record the offload device's classifier and RSS
- * distributor work on, and a small bounded parser that fills it from a frame.
+ * distributor work on, and how one is filled from a parsed frame.
  *
  * A FlowKey is a view over {@link FLOW_KEY_WORDS} 32-bit words. Keys are
  * allocated once (see {@link FlowKey.burst}) and refilled per packet, so the
@@ -15,10 +15,10 @@
  * The VLAN fields always describe the first tag of the frame as received on
  * the wire.
  *
- * The parser here is deliberately small and self-contained. When
- * `@nfvio/packet`'s header parser (which fills a `PacketMeta`) lands, the
- * offload pipeline will build FlowKeys from `PacketMeta` instead and this
- * parser will remain only as a test oracle.
+ * Frames are parsed by `@nfvio/packet`'s {@link parse} into a
+ * {@link PacketMeta}; {@link flowKeyFromMeta} turns that record into a key
+ * (the device's parser stage keeps one meta per burst slot and uses it for
+ * checksum offloads as well), and {@link flowKeyFromFrame} does both.
  *
  * References: IEEE 802.1Q (VLAN tags, TPIDs 0x8100 and 0x88a8), RFC 791 (IPv4),
  * RFC 8200 (IPv6 and its extension headers), RFC 4302 (AH length in 4-octet
@@ -26,6 +26,8 @@
  * Routing Header), RFC 9293 (TCP), RFC 768 (UDP), RFC 9260 (SCTP common
  * header), RFC 7348 §5 (VXLAN header, UDP port 4789).
  */
+
+import { MAX_IPV6_EXT_HEADERS as PACKET_MAX_IPV6_EXT_HEADERS, PacketMeta, parse } from "@nfvio/packet";
 
 // ---------------------------------------------------------------------------
 // Word layout
@@ -113,7 +115,12 @@ export const FKE_IP_VERSION = 1 << 19;
 export const FKE_IPV4_IHL = 1 << 20;
 /** IPv4 total length / IPv6 payload length inconsistent with the header or the frame. */
 export const FKE_IP_LENGTH = 1 << 21;
-/** More IPv6 extension headers than the parser walks ({@link MAX_IPV6_EXT_HEADERS}). */
+/**
+ * The IPv6 extension header walk gave up: more headers than the parser walks
+ * ({@link MAX_IPV6_EXT_HEADERS}), or a repeated or misplaced header (RFC 8200
+ * §4.1: each at most once, Destination Options at most twice, Hop-by-Hop
+ * first), which is how a chain loops.
+ */
 export const FKE_IPV6_EXT_DEPTH = 1 << 22;
 /** An IPv6 extension header cut short. */
 export const FKE_IPV6_EXT_TRUNCATED = 1 << 23;
@@ -125,13 +132,21 @@ export const FKE_TCP_DATA_OFFSET = 1 << 25;
 export const FKE_UDP_LENGTH = 1 << 26;
 /** UDP to the VXLAN port, but the VXLAN header is cut short or lacks the I flag (RFC 7348 §5). */
 export const FKE_VXLAN = 1 << 27;
+/** An IPv4 option of length below 2 or running past the header (RFC 791 §3.1). */
+export const FKE_IPV4_OPTION = 1 << 28;
+/** A fragment whose offset plus length passes 65535 (RFC 791 §3.2, RFC 8200 §4.5). */
+export const FKE_IP_FRAGMENT = 1 << 29;
+/** ARP that is not Ethernet/IPv4 (RFC 826). */
+export const FKE_ARP = 1 << 30;
+/** A Neighbor Discovery message RFC 4861 says to discard (hop limit not 255, code not 0). */
+export const FKE_ND = 2 ** 31;
 /** All parse-error bits. */
 export const FKE_ANY = 0xffff0000;
 
 /** VLAN tags walked before giving up with {@link FKE_VLAN_DEPTH}. */
 export const MAX_VLAN_TAGS = 2;
-/** IPv6 extension headers walked before giving up with {@link FKE_IPV6_EXT_DEPTH}. */
-export const MAX_IPV6_EXT_HEADERS = 8;
+/** IPv6 extension headers walked before giving up with {@link FKE_IPV6_EXT_DEPTH} (`@nfvio/packet`'s bound). */
+export const MAX_IPV6_EXT_HEADERS: number = PACKET_MAX_IPV6_EXT_HEADERS;
 /** IANA-assigned VXLAN UDP destination port (RFC 7348 §5). */
 export const VXLAN_UDP_PORT = 4789;
 
@@ -476,162 +491,204 @@ export function formatIpv4(v: number): string {
 }
 
 // ---------------------------------------------------------------------------
-// The bounded parser
+// Keys from @nfvio/packet's parser
 // ---------------------------------------------------------------------------
+
+// ParseError bits of @nfvio/packet, as literals for the hot path (checked
+// against ParseError by test/flow-key-meta.test.ts).
+const PE_TRUNC_L2 = 1 << 0;
+const PE_TRUNC_L3 = 1 << 1;
+const PE_TRUNC_L4 = 1 << 2;
+const PE_VLANS = 1 << 4;
+const PE_VERSION = 1 << 5;
+const PE_IHL = 1 << 6;
+const PE_IP_LEN = 1 << 7;
+const PE_IP_OPT = 1 << 8;
+const PE_EXT_MANY = 1 << 9;
+const PE_EXT_ORDER = 1 << 10;
+const PE_TCP_OFF = 1 << 11;
+const PE_UDP_LEN = 1 << 12;
+const PE_ARP = 1 << 13;
+const PE_FRAG = 1 << 14;
+const PE_VXLAN = 1 << 15;
+const PE_ND = 1 << 17;
+/** FragFlag.MORE and FragFlag.IS_FRAGMENT of @nfvio/packet. */
+const FRAG_MORE = 1;
+const FRAG_IS = 4;
+
+/**
+ * One {@link PacketMeta} (with its inner record) per caller, for
+ * {@link flowKeyFromFrame}; the device pipeline keeps its own per burst slot.
+ */
+const scratchMeta = new PacketMeta();
 
 /**
  * Fill `key` from the frame `bytes[offset .. offset+length)` received on
- * `port`, and return it.
+ * `port`, and return it: {@link parse} from `@nfvio/packet` into a
+ * {@link PacketMeta}, then {@link flowKeyFromMeta}.
  *
- * Never throws and never reads outside the frame or `bytes`: offsets and
- * lengths past the buffer are clamped, VLAN tags are walked at most
- * {@link MAX_VLAN_TAGS} deep, IPv6 extension headers at most
- * {@link MAX_IPV6_EXT_HEADERS}, and VXLAN at most one level. A malformed
- * frame fills what it can and sets `FKE_*` bits; fields of layers that were
- * not reached stay zero. Checksums are not verified.
+ * Never throws and never reads outside the frame or `bytes`: an offset that
+ * is not an integer inside `bytes`, or a length that is negative or NaN,
+ * gives a key with only {@link FKE_L2_TRUNCATED}; a length past the end of
+ * `bytes` is clamped to it. A malformed frame fills what it can and sets
+ * `FKE_*` bits; fields of layers that were not reached stay zero. Checksums
+ * are not verified.
  */
 export function flowKeyFromFrame(bytes: Uint8Array, offset: number, length: number, port: number, key: FlowKey): FlowKey {
-  const w = key.words;
-  w.fill(0, 0, FLOW_KEY_WORDS);
-  w[FK_PORT] = port >>> 0;
   const start = offset | 0;
   if (start !== offset || start < 0 || !(length >= 0) || start > bytes.length) {
+    const w = key.words;
+    w.fill(0, 0, FLOW_KEY_WORDS);
+    w[FK_PORT] = port >>> 0;
     w[FK_FLAGS] = FKE_L2_TRUNCATED >>> 0;
     return key;
   }
   const end = Math.min(bytes.length, start + Math.floor(length));
-  w[FK_FRAME_LEN] = end - start;
-  w[FK_FLAGS] = parseL2(bytes, start, end, w, false) >>> 0;
-  return key;
+  parse(bytes, start, end - start, scratchMeta);
+  return flowKeyFromMeta(bytes, scratchMeta, port, key);
 }
 
 function be32(b: Uint8Array, p: number): number {
   return ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
 }
 
-function be16(b: Uint8Array, p: number): number {
-  return (b[p]! << 8) | b[p + 1]!;
+/**
+ * Fill `key` from a frame that `@nfvio/packet`'s {@link parse} has parsed
+ * into `meta` (`bytes` is the array given to `parse`: offsets in `meta` are
+ * absolute). Allocates nothing and never throws.
+ *
+ * The meta gives the layers, offsets, ports, flags and error bits; the key's
+ * addresses and MACs are read from `bytes` at the meta's offsets. Beyond the
+ * meta, the key walks the IPv6 extension headers the parser already
+ * validated once more for the Home Address option (RFC 6275 §6.3) and the
+ * Type 2 Routing Header (§6.4), which the virtio `*_EX` hash types need.
+ *
+ * Mapping of the parser's errors: a packet whose IP length fields are wrong
+ * keeps its addresses but no L4 fields ({@link FKE_IP_LENGTH}); a TCP data
+ * offset below 5 or past the segment is {@link FKE_TCP_DATA_OFFSET}; an
+ * IPv6 extension header chain that is too long or breaks RFC 8200 §4.1's
+ * order is {@link FKE_IPV6_EXT_DEPTH}; a cut one {@link FKE_IPV6_EXT_TRUNCATED};
+ * an inner (VXLAN) frame's errors map the same way into the key's bits.
+ */
+export function flowKeyFromMeta(bytes: Uint8Array, meta: PacketMeta, port: number, key: FlowKey): FlowKey {
+  const w = key.words;
+  w.fill(0, 0, FLOW_KEY_WORDS);
+  w[FK_PORT] = port >>> 0;
+  w[FK_FRAME_LEN] = meta.length;
+  w[FK_FLAGS] = fillFromMeta(bytes, meta, w, false) >>> 0;
+  return key;
 }
 
-/** Ethernet and VLAN tags; returns flag and error bits. */
-function parseL2(b: Uint8Array, p: number, end: number, w: Uint32Array, inner: boolean): number {
-  if (end - p < 14) return FKE_L2_TRUNCATED;
-  let flags = 0;
+/** Ethernet and tags from `m` into `w`; returns flag and error bits for the frame from L2 on. */
+function fillFromMeta(b: Uint8Array, m: PacketMeta, w: Uint32Array, inner: boolean): number {
+  const e = m.errors;
+  if (m.length < 14 || m.l2Offset < 0) return FKE_L2_TRUNCATED;
+  const p = m.l2Offset;
   w[FK_DMAC_HI] = be32(b, p);
   w[FK_MAC_MID] = be32(b, p + 4);
   w[FK_SMAC_LO] = be32(b, p + 8);
-  let et = be16(b, p + 12);
-  p += 14;
-  let tags = 0;
-  while (et === ETHERTYPE_VLAN || et === ETHERTYPE_QINQ || et === 0x9100) {
-    if (tags === MAX_VLAN_TAGS) {
-      flags |= FKE_VLAN_DEPTH;
-      break;
-    }
-    if (end - p < 4) {
-      flags |= FKE_L2_TRUNCATED;
-      break;
-    }
+  let flags = 0;
+  if (m.vlanCount > 0) {
     if (inner) flags |= FKF_INNER_VLAN;
-    else if (tags === 0) {
-      w[FK_VLAN_ETH] = be16(b, p) << 16;
+    else {
+      w[FK_VLAN_ETH] = (m.vlanTci0 << 16) >>> 0;
       flags |= FKF_VLAN;
-    } else flags |= FKF_QINQ;
-    et = be16(b, p + 2);
-    p += 4;
-    tags++;
+      if (m.vlanCount > 1) flags |= FKF_QINQ;
+    }
   }
+  if (e & PE_VLANS) return flags | FKE_VLAN_DEPTH;
+  if (m.l3Offset < 0) return flags | FKE_L2_TRUNCATED;
+  const et = m.etherType;
   w[FK_VLAN_ETH] = ((w[FK_VLAN_ETH]! & 0xffff0000) | et) >>> 0;
-  if (flags & (FKE_VLAN_DEPTH | FKE_L2_TRUNCATED)) return flags;
-  if (et === ETHERTYPE_IPV4) return flags | parseIpv4Header(b, p, end, w, inner);
-  if (et === ETHERTYPE_IPV6) return flags | parseIpv6Header(b, p, end, w, inner);
+  if (et === ETHERTYPE_IPV4) return flags | fillIpv4(b, m, w, inner);
+  if (et === ETHERTYPE_IPV6) return flags | fillIpv6(b, m, w, inner);
+  if (et === 0x0806) return flags | (e & PE_TRUNC_L3 ? FKE_L3_TRUNCATED : e & PE_ARP ? FKE_ARP : 0);
   return flags;
 }
 
-function parseIpv4Header(b: Uint8Array, p: number, end: number, w: Uint32Array, inner: boolean): number {
-  if (end - p < 20) return FKE_L3_TRUNCATED;
-  const vihl = b[p]!;
-  if (vihl >>> 4 !== 4) return FKE_IP_VERSION;
-  const ihl = (vihl & 15) * 4;
-  if (ihl < 20) return FKE_IPV4_IHL;
-  if (end - p < ihl) return FKE_L3_TRUNCATED;
-  let flags = ihl > 20 ? FKF_IPV4_OPTIONS : 0;
-  const proto = b[p + 9]!;
-  w[FK_L3L4] = ((proto << 24) | (4 << 12) | b[p + 1]!) >>> 0;
-  w[FK_SRC_IP] = be32(b, p + 12);
-  w[FK_DST_IP] = be32(b, p + 16);
-  const total = be16(b, p + 2);
-  if (total < ihl || total > end - p) return flags | FKE_IP_LENGTH;
-  const frag = be16(b, p + 6);
-  if (frag & 0x3fff) {
+function fillIpv4(b: Uint8Array, m: PacketMeta, w: Uint32Array, inner: boolean): number {
+  const e = m.errors;
+  if (e & PE_VERSION) return FKE_IP_VERSION;
+  if (e & PE_IHL) return FKE_IPV4_IHL;
+  if (m.srcAddrOffset < 0) return FKE_L3_TRUNCATED;
+  const p = m.l3Offset;
+  let flags = (b[p]! & 15) > 5 ? FKF_IPV4_OPTIONS : 0;
+  w[FK_L3L4] = ((m.l4Proto << 24) | (4 << 12) | m.ipTos) >>> 0;
+  w[FK_SRC_IP] = m.src4;
+  w[FK_DST_IP] = m.dst4;
+  if (e & PE_IP_LEN) return flags | FKE_IP_LENGTH;
+  if (e & PE_IP_OPT) flags |= FKE_IPV4_OPTION;
+  if (e & PE_FRAG) flags |= FKE_IP_FRAGMENT;
+  if (m.fragFlags & FRAG_IS) {
     flags |= FKF_IP_FRAG;
-    if (frag & 0x1fff) return flags | FKF_IP_FRAG_LATER;
+    if (m.fragOffset !== 0) return flags | FKF_IP_FRAG_LATER;
   }
-  const l4 = parseL4(b, proto, p + ihl, p + total, w, inner);
+  const l4 = fillL4(b, m, w, inner, p + m.l3Length);
   // The outer L3 flags do not describe the inner frame of a tunnel.
   return l4 & FKF_TUNNEL ? l4 : flags | l4;
 }
 
+/** Next-header values @nfvio/packet walks as IPv6 extension headers (RFC 8200 §4). */
 function isIpv6ExtHeader(nh: number): boolean {
-  // RFC 8200 §4 and the IANA "IPv6 Extension Header Types" registry; ESP (50)
-  // is not walked through because what follows it is encrypted.
-  return nh === 0 || nh === 43 || nh === 44 || nh === 51 || nh === 60 || nh === 135 || nh === 139 || nh === 140 || nh === 253 || nh === 254;
+  return nh === 0 || nh === 43 || nh === 44 || nh === 51 || nh === 60 || nh === 135 || nh === 139 || nh === 140;
 }
 
-function parseIpv6Header(b: Uint8Array, p: number, end: number, w: Uint32Array, inner: boolean): number {
-  if (end - p < 40) return FKE_L3_TRUNCATED;
-  if (b[p]! >>> 4 !== 6) return FKE_IP_VERSION;
-  const tclass = ((b[p]! & 0xf) << 4) | (b[p + 1]! >>> 4);
+function fillIpv6(b: Uint8Array, m: PacketMeta, w: Uint32Array, inner: boolean): number {
+  const e = m.errors;
+  if (e & PE_VERSION) return FKE_IP_VERSION;
+  if (m.srcAddrOffset < 0) return FKE_L3_TRUNCATED;
+  const p = m.l3Offset;
+  const s = m.srcAddrOffset;
+  const d = m.dstAddrOffset;
   for (let i = 0; i < 4; i++) {
-    w[FK_SRC_IP + i] = be32(b, p + 8 + 4 * i);
-    w[FK_DST_IP + i] = be32(b, p + 24 + 4 * i);
+    w[FK_SRC_IP + i] = be32(b, s + 4 * i);
+    w[FK_DST_IP + i] = be32(b, d + 4 * i);
   }
-  let nh = b[p + 6]!;
-  const payload = be16(b, p + 4);
-  w[FK_L3L4] = ((nh << 24) | (6 << 12) | tclass) >>> 0;
-  if (payload > end - p - 40) return FKE_IP_LENGTH;
-  const l3end = p + 40 + payload;
-  let q = p + 40;
+  const first = b[p + 6]!;
+  if (e & PE_IP_LEN) {
+    w[FK_L3L4] = ((first << 24) | (6 << 12) | m.ipTos) >>> 0;
+    return FKE_IP_LENGTH;
+  }
+  w[FK_L3L4] = ((m.l4Proto << 24) | (6 << 12) | m.ipTos) >>> 0;
   let flags = 0;
-  let exts = 0;
-  while (isIpv6ExtHeader(nh)) {
-    if (exts === MAX_IPV6_EXT_HEADERS) {
-      flags |= FKE_IPV6_EXT_DEPTH;
-      break;
-    }
+  const l3End = p + m.l3Length;
+  if (isIpv6ExtHeader(first)) {
     flags |= FKF_IPV6_EXT;
-    if (l3end - q < 8) {
-      flags |= FKE_IPV6_EXT_TRUNCATED;
-      break;
-    }
-    const next = b[q]!;
-    const len = nh === 44 ? 8 : nh === 51 ? (b[q + 1]! + 2) * 4 : (b[q + 1]! + 1) * 8;
-    if (l3end - q < len) {
-      flags |= FKE_IPV6_EXT_TRUNCATED;
-      break;
-    }
-    if (nh === 44) {
-      const fo = be16(b, q + 2);
-      if (fo & 0xfff9) flags |= FKF_IP_FRAG;
-      if (fo & 0xfff8) {
-        nh = next;
-        flags |= FKF_IP_FRAG_LATER;
-        break;
-      }
-    } else if (nh === 60 && !inner) {
-      flags |= scanHomeAddress(b, q + 2, q + len, w);
-    } else if (nh === 43 && !inner && b[q + 2] === 2 && len >= 24) {
+    if (!inner) flags |= scanMobilityAddresses(b, p + 40, l3End, first, w);
+  }
+  if (e & (PE_EXT_MANY | PE_EXT_ORDER)) return flags | FKE_IPV6_EXT_DEPTH;
+  if (e & PE_TRUNC_L3) return flags | FKE_IPV6_EXT_TRUNCATED;
+  if (e & PE_FRAG) flags |= FKE_IP_FRAGMENT;
+  if (m.fragFlags & FRAG_IS) {
+    // An atomic fragment (offset 0, M clear; RFC 6946) is not a fragment.
+    if (m.fragOffset !== 0 || m.fragFlags & FRAG_MORE) flags |= FKF_IP_FRAG;
+    if (m.fragOffset !== 0) return flags | FKF_IP_FRAG_LATER;
+  }
+  const l4 = fillL4(b, m, w, inner, l3End);
+  return l4 & FKF_TUNNEL ? l4 : flags | l4;
+}
+
+/**
+ * Walk the extension headers from `q` (next header `nh`) for a Home Address
+ * option in a Destination Options header and a Type 2 Routing Header.
+ * Bounded by {@link MAX_IPV6_EXT_HEADERS} and `end`; stops at the first
+ * header that does not fit.
+ */
+function scanMobilityAddresses(b: Uint8Array, q: number, end: number, nh: number, w: Uint32Array): number {
+  let flags = 0;
+  for (let n = 0; n < MAX_IPV6_EXT_HEADERS && isIpv6ExtHeader(nh) && nh !== 44; n++) {
+    if (end - q < 8) break;
+    const len = nh === 51 ? (b[q + 1]! + 2) * 4 : (b[q + 1]! + 1) * 8;
+    if (end - q < len) break;
+    if (nh === 60) flags |= scanHomeAddress(b, q + 2, q + len, w);
+    else if (nh === 43 && b[q + 2] === 2 && len >= 24) {
       for (let i = 0; i < 4; i++) w[FK_RH2_ADDR + i] = be32(b, q + 8 + 4 * i);
       flags |= FKF_RH2;
     }
+    nh = b[q]!;
     q += len;
-    nh = next;
-    exts++;
   }
-  w[FK_L3L4] = ((w[FK_L3L4]! & 0x00ffffff) | (nh << 24)) >>> 0;
-  if (flags & (FKE_IPV6_EXT_DEPTH | FKE_IPV6_EXT_TRUNCATED | FKF_IP_FRAG_LATER)) return flags;
-  const l4 = parseL4(b, nh, q, l3end, w, inner);
-  return l4 & FKF_TUNNEL ? l4 : flags | l4;
+  return flags;
 }
 
 /** Walk the options of a Destination Options header for a Home Address option (type 201, length 16). */
@@ -654,43 +711,49 @@ function scanHomeAddress(b: Uint8Array, p: number, end: number, w: Uint32Array):
   return 0;
 }
 
-function parseL4(b: Uint8Array, proto: number, q: number, end: number, w: Uint32Array, inner: boolean): number {
+function fillL4(b: Uint8Array, m: PacketMeta, w: Uint32Array, inner: boolean, l3End: number): number {
+  const q = m.l4Offset;
+  if (q < 0) return 0;
+  const e = m.errors;
+  const proto = m.l4Proto;
   if (proto === IPPROTO_TCP) {
-    if (end - q < 20) return FKE_L4_TRUNCATED;
-    w[FK_L4_PORTS] = be32(b, q);
-    const doff = (b[q + 12]! >>> 4) * 4;
-    if (doff < 20 || doff > end - q) return FKE_TCP_DATA_OFFSET;
-    w[FK_L3L4] = ((w[FK_L3L4]! & 0xff00ffff) | (b[q + 13]! << 16)) >>> 0;
+    if (l3End - q < 20) return FKE_L4_TRUNCATED;
+    w[FK_L4_PORTS] = ((m.srcPort << 16) | m.dstPort) >>> 0;
+    // A data offset below 5 words, or past the segment, is one error for the key.
+    if (e & (PE_TCP_OFF | PE_TRUNC_L4)) return FKE_TCP_DATA_OFFSET;
+    w[FK_L3L4] = ((w[FK_L3L4]! & 0xff00ffff) | ((m.tcpFlags & 0xff) << 16)) >>> 0;
     return FKF_L4;
   }
   if (proto === IPPROTO_UDP) {
-    if (end - q < 8) return FKE_L4_TRUNCATED;
-    w[FK_L4_PORTS] = be32(b, q);
-    const ulen = be16(b, q + 4);
-    if (ulen < 8 || ulen > end - q) return FKE_UDP_LENGTH;
-    if (!inner && (w[FK_L4_PORTS]! & 0xffff) === VXLAN_UDP_PORT) return parseVxlan(b, q + 8, q + ulen, w);
+    if (e & PE_TRUNC_L4) return FKE_L4_TRUNCATED;
+    w[FK_L4_PORTS] = ((m.srcPort << 16) | m.dstPort) >>> 0;
+    if (e & PE_UDP_LEN) return FKE_UDP_LENGTH;
+    if (!inner) {
+      if (m.tunnel !== 0 && m.inner !== null) return fillTunnel(b, m, m.inner, w);
+      if (e & PE_VXLAN) return FKF_L4 | FKE_VXLAN;
+    }
     return FKF_L4;
   }
   if (proto === IPPROTO_SCTP) {
-    if (end - q < 12) return FKE_L4_TRUNCATED;
-    w[FK_L4_PORTS] = be32(b, q);
+    if (e & PE_TRUNC_L4) return FKE_L4_TRUNCATED;
+    w[FK_L4_PORTS] = ((m.srcPort << 16) | m.dstPort) >>> 0;
     return FKF_L4;
+  }
+  if (proto === 1 || proto === 58) {
+    if (e & PE_TRUNC_L4) return FKE_L4_TRUNCATED;
+    if (e & PE_ND) return FKE_ND;
   }
   return 0;
 }
 
 /**
- * VXLAN (RFC 7348 §5): 8 bytes, I flag (0x08) set in the first byte, VNI in
- * bytes 4..6. Moves the outer addresses and ports into the tunnel block and
- * parses the inner frame. Returns the bits for the whole frame from here on:
- * {@link FKF_TUNNEL} plus the inner frame's flags and errors. A bad VXLAN
- * header leaves the frame as plain UDP with {@link FKE_VXLAN}.
+ * VXLAN (RFC 7348 §5): the outer addresses and UDP ports move into the
+ * tunnel block with the VNI, and the inner frame fills the main fields.
+ * Returns {@link FKF_TUNNEL} plus the inner frame's flags and errors.
  */
-function parseVxlan(b: Uint8Array, p: number, end: number, w: Uint32Array): number {
-  if (end - p < 8 || (b[p]! & 0x08) === 0) return FKF_L4 | FKE_VXLAN;
-  const vni = ((b[p + 4]! << 16) | (b[p + 5]! << 8) | b[p + 6]!) >>> 0;
+function fillTunnel(b: Uint8Array, m: PacketMeta, inner: PacketMeta, w: Uint32Array): number {
   const outerVersion = (w[FK_L3L4]! >>> 12) & 0xf;
-  w[FK_TUNNEL] = ((vni << 8) | outerVersion) >>> 0;
+  w[FK_TUNNEL] = ((m.vni << 8) | outerVersion) >>> 0;
   for (let i = 0; i < 4; i++) {
     w[FK_OUTER_SRC_IP + i] = w[FK_SRC_IP + i]!;
     w[FK_OUTER_DST_IP + i] = w[FK_DST_IP + i]!;
@@ -706,5 +769,5 @@ function parseVxlan(b: Uint8Array, p: number, end: number, w: Uint32Array): numb
   w[FK_MAC_MID] = 0;
   w[FK_SMAC_LO] = 0;
   w[FK_VLAN_ETH] = (w[FK_VLAN_ETH]! & 0xffff0000) >>> 0;
-  return FKF_TUNNEL | parseL2(b, p + 8, end, w, true);
+  return FKF_TUNNEL | fillFromMeta(b, inner, w, true);
 }

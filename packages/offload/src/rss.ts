@@ -31,10 +31,38 @@
  * right, XOR the leftmost 32 bits of the key into the result, then shift the
  * key left by one bit.
  *
- * The hash-type and report constants repeat the spec's values so this
- * module does not wait on `@nfvio/virtio`'s `net.ts`; when that lands, these
- * should become re-exports of its constants.
+ * The hash-type and report constants are `@nfvio/virtio`'s (`net.ts`),
+ * re-exported; the RSS configuration travels in the control command's wire
+ * layout through that module's codec ({@link decodeRssCommand},
+ * {@link encodeRssCommand}).
  */
+import {
+  VIRTIO_NET_HASH_REPORT_IPv4,
+  VIRTIO_NET_HASH_REPORT_IPv6,
+  VIRTIO_NET_HASH_REPORT_IPv6_EX,
+  VIRTIO_NET_HASH_REPORT_NONE,
+  VIRTIO_NET_HASH_REPORT_TCPv4,
+  VIRTIO_NET_HASH_REPORT_TCPv6,
+  VIRTIO_NET_HASH_REPORT_TCPv6_EX,
+  VIRTIO_NET_HASH_REPORT_UDPv4,
+  VIRTIO_NET_HASH_REPORT_UDPv6,
+  VIRTIO_NET_HASH_REPORT_UDPv6_EX,
+  VIRTIO_NET_HASH_TYPE_ALL,
+  VIRTIO_NET_HASH_TYPE_IP_EX,
+  VIRTIO_NET_HASH_TYPE_IPv4,
+  VIRTIO_NET_HASH_TYPE_IPv6,
+  VIRTIO_NET_HASH_TYPE_TCP_EX,
+  VIRTIO_NET_HASH_TYPE_TCPv4,
+  VIRTIO_NET_HASH_TYPE_TCPv6,
+  VIRTIO_NET_HASH_TYPE_UDP_EX,
+  VIRTIO_NET_HASH_TYPE_UDPv4,
+  VIRTIO_NET_HASH_TYPE_UDPv6,
+  VirtioError,
+  decodeRssConfig,
+  encodeRssConfig,
+  type RssConfig as VirtioRssConfig,
+  type RssLimits,
+} from "@nfvio/virtio";
 import { OffloadError, refuse, type Refusal } from "./errors.js";
 import {
   FK_DST_IP,
@@ -60,39 +88,36 @@ import {
 } from "./flow-key.js";
 
 // ---------------------------------------------------------------------------
-// Constants (virtio 1.2 §5.1.6.4.3.1 and §5.1.6.4.4)
+// Constants (virtio 1.2 §5.1.6.4.3.1 and §5.1.6.4.4): @nfvio/virtio's net.ts
 // ---------------------------------------------------------------------------
 
-export const VIRTIO_NET_HASH_TYPE_IPv4 = 1 << 0;
-export const VIRTIO_NET_HASH_TYPE_TCPv4 = 1 << 1;
-export const VIRTIO_NET_HASH_TYPE_UDPv4 = 1 << 2;
-export const VIRTIO_NET_HASH_TYPE_IPv6 = 1 << 3;
-export const VIRTIO_NET_HASH_TYPE_TCPv6 = 1 << 4;
-export const VIRTIO_NET_HASH_TYPE_UDPv6 = 1 << 5;
-export const VIRTIO_NET_HASH_TYPE_IP_EX = 1 << 6;
-export const VIRTIO_NET_HASH_TYPE_TCP_EX = 1 << 7;
-export const VIRTIO_NET_HASH_TYPE_UDP_EX = 1 << 8;
-/** Every hash type the spec defines. */
-export const VIRTIO_NET_HASH_TYPE_ALL = 0x1ff;
-
-export const VIRTIO_NET_HASH_REPORT_NONE = 0;
-export const VIRTIO_NET_HASH_REPORT_IPv4 = 1;
-export const VIRTIO_NET_HASH_REPORT_TCPv4 = 2;
-export const VIRTIO_NET_HASH_REPORT_UDPv4 = 3;
-export const VIRTIO_NET_HASH_REPORT_IPv6 = 4;
-export const VIRTIO_NET_HASH_REPORT_TCPv6 = 5;
-export const VIRTIO_NET_HASH_REPORT_UDPv6 = 6;
-export const VIRTIO_NET_HASH_REPORT_IPv6_EX = 7;
-export const VIRTIO_NET_HASH_REPORT_TCPv6_EX = 8;
-export const VIRTIO_NET_HASH_REPORT_UDPv6_EX = 9;
+export {
+  VIRTIO_NET_HASH_TYPE_IPv4,
+  VIRTIO_NET_HASH_TYPE_TCPv4,
+  VIRTIO_NET_HASH_TYPE_UDPv4,
+  VIRTIO_NET_HASH_TYPE_IPv6,
+  VIRTIO_NET_HASH_TYPE_TCPv6,
+  VIRTIO_NET_HASH_TYPE_UDPv6,
+  VIRTIO_NET_HASH_TYPE_IP_EX,
+  VIRTIO_NET_HASH_TYPE_TCP_EX,
+  VIRTIO_NET_HASH_TYPE_UDP_EX,
+  VIRTIO_NET_HASH_TYPE_ALL,
+  VIRTIO_NET_HASH_REPORT_NONE,
+  VIRTIO_NET_HASH_REPORT_IPv4,
+  VIRTIO_NET_HASH_REPORT_TCPv4,
+  VIRTIO_NET_HASH_REPORT_UDPv4,
+  VIRTIO_NET_HASH_REPORT_IPv6,
+  VIRTIO_NET_HASH_REPORT_TCPv6,
+  VIRTIO_NET_HASH_REPORT_UDPv6,
+  VIRTIO_NET_HASH_REPORT_IPv6_EX,
+  VIRTIO_NET_HASH_REPORT_TCPv6_EX,
+  VIRTIO_NET_HASH_REPORT_UDPv6_EX,
+  hashTypeOfReport,
+} from "@nfvio/virtio";
 
 /** VIRTIO_NET_HASH_TUNNEL_TYPE_VXLAN (virtio 1.3 draft, "Encapsulation types supported/enabled for inner header hash"). */
 export const VIRTIO_NET_HASH_TUNNEL_TYPE_VXLAN = 1 << 4;
 
-/** The hash type bit a report value stands for (0 for NONE). */
-export function hashTypeOfReport(report: number): number {
-  return report >= 1 && report <= 9 ? 1 << (report - 1) : 0;
-}
 
 /** Default RSS key length in bytes: the minimum `rss_max_key_size` a device offers. */
 export const RSS_KEY_SIZE = 40;
@@ -247,8 +272,9 @@ export class Toeplitz {
  *   destination when present; with no *_EX type enabled it falls back to the
  *   rules for IPv6 without extension headers, over the real addresses.
  * - A key with parse errors is hashed on the layers the parser recorded: the
- *   IP version is set only when the IP header's version and length fields
- *   are sound, and L4 ports only when the L4 header was valid.
+ *   IP version is set only when the IP header's version and header-length
+ *   fields are sound (a bad total or payload length keeps the addresses),
+ *   and L4 ports only when the L4 header was valid.
  */
 export function rssHashFlowKey(t: Toeplitz, hashTypes: number, key: FlowKey, innerHash: boolean, out: Uint32Array): number {
   const w = key.words;
@@ -478,5 +504,64 @@ export class RssDistributor {
       }
       if (reports !== undefined) reports[i] = r;
     }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The RSS control command (virtio 1.2 §5.1.6.5.7.1), through @nfvio/virtio
+// ---------------------------------------------------------------------------
+
+/** The device's RSS limits in `@nfvio/virtio`'s terms, for `queuePairs` enabled pairs. */
+export function rssLimitsOf(caps: RssCaps, queuePairs: number = caps.maxQueuePairs): RssLimits {
+  return {
+    maxKeySize: caps.maxKeySize,
+    maxIndirectionTableLength: caps.maxIndirectionTableLength,
+    queuePairs: Math.min(queuePairs, caps.maxQueuePairs),
+    supportedHashTypes: caps.supportedHashTypes,
+  };
+}
+
+/** An `@nfvio/virtio` `virtio_net_rss_config` as this module's {@link RssConfig}. */
+export function rssConfigFromVirtio(cfg: VirtioRssConfig): RssConfig {
+  return {
+    hashTypes: cfg.hashTypes,
+    indirectionTable: cfg.indirectionTable,
+    unclassifiedQueue: cfg.unclassifiedQueue,
+    maxTxVq: cfg.maxTxVq,
+    key: cfg.hashKey,
+  };
+}
+
+/**
+ * Decode the command-specific data of VIRTIO_NET_CTRL_MQ_RSS_CONFIG (as the
+ * device receives it from the driver) with `@nfvio/virtio`'s codec, check it
+ * against the device's caps for `queuePairs` enabled pairs, and return the
+ * configuration, or a {@link Refusal} saying why the device answers
+ * VIRTIO_NET_ERR. Never throws.
+ */
+export function decodeRssCommand(data: Uint8Array, caps: RssCaps = DEFAULT_RSS_CAPS, queuePairs: number = caps.maxQueuePairs): RssConfig | Refusal {
+  let cfg: VirtioRssConfig;
+  try {
+    cfg = decodeRssConfig(data, rssLimitsOf(caps, queuePairs));
+  } catch (e) {
+    return refuse("malformed", e instanceof VirtioError ? e.message : String(e));
+  }
+  const out = rssConfigFromVirtio(cfg);
+  const v = validateRssConfig(out, { ...caps, maxQueuePairs: Math.min(queuePairs, caps.maxQueuePairs) });
+  return v.ok ? out : v;
+}
+
+/** Encode a configuration as VIRTIO_NET_CTRL_MQ_RSS_CONFIG command data (what a driver sends). Throws {@link OffloadError} when invalid. */
+export function encodeRssCommand(cfg: RssConfig): Uint8Array {
+  try {
+    return encodeRssConfig({
+      hashTypes: cfg.hashTypes,
+      indirectionTable: Uint16Array.from(cfg.indirectionTable),
+      unclassifiedQueue: cfg.unclassifiedQueue,
+      maxTxVq: cfg.maxTxVq ?? 1,
+      hashKey: Uint8Array.from(cfg.key ?? DEFAULT_RSS_KEY),
+    });
+  } catch (e) {
+    throw new OffloadError("malformed", e instanceof Error ? e.message : String(e));
   }
 }

@@ -231,7 +231,13 @@ export class VhostUserNetDevice implements VhostUserDevice {
     let held = 0;
     if ((v.index & 1) === 1) {
       // Finish what the driver already queued, so every frame it handed over is counted.
-      for (let i = 0; i <= q.size; i++) if (this.processPair(p) === 0) break;
+      let drained = 0;
+      for (let i = 0; i <= q.size; i++) {
+        const k = this.processPair(p);
+        if (k === 0) break;
+        drained += k;
+      }
+      if (drained > 0) this.log("debug", `vring ${v.index}: ${drained} frames queued before the stop were processed`);
       p.txc.addFaults(q.stats);
       p.tx = null;
     } else {

@@ -246,9 +246,9 @@ export class PackedDriver implements DriverQueue {
   private readonly freeIds: Uint16Array;
   private freeTop: number;
   private readonly tokens: Uint32Array;
+  /** Ring slots each id's buffer took; 0 while the id is free (no buffer out under it). */
   private readonly slots: Uint16Array;
   private readonly writable: Float64Array;
-  private readonly owned: Uint8Array;
   // IN_ORDER: ids in the order they were made available.
   private readonly order: Uint16Array;
   private orderHead = 0;
@@ -306,7 +306,6 @@ export class PackedDriver implements DriverQueue {
     this.tokens = new Uint32Array(size);
     this.slots = new Uint16Array(size);
     this.writable = new Float64Array(size);
-    this.owned = new Uint8Array(size);
     this.order = new Uint16Array(size);
     if (options.init ?? true) {
       this.w32.fill(0);
@@ -435,7 +434,6 @@ export class PackedDriver implements DriverQueue {
     this.tokens[id] = token;
     this.slots[id] = need;
     this.writable[id] = wlen;
-    this.owned[id] = 1;
     if (this.inOrder) {
       let tail = this.orderHead + this.orderCount;
       if (tail >= size) tail -= size;
@@ -485,22 +483,49 @@ export class PackedDriver implements DriverQueue {
     let n = 0;
     if (this.inOrder) n = this.reclaimInOrder(tokens, lens, limit);
     else {
+      // The per-buffer path, with the ring position in locals (release() inlined).
       const f16 = this.f16;
+      const w32 = this.w32;
       const size = this.size;
+      const slots = this.slots;
+      const writable = this.writable;
+      let pos = this.usedPos;
+      let bits = this.usedBits;
+      let freed = 0;
       while (n < limit) {
-        const pos = this.usedPos;
         const flags = Atomics.load(f16, pos * 8 + 7);
-        if ((flags & AU) !== this.usedBits) break;
+        if ((flags & AU) !== bits) break;
         const id = f16[pos * 8 + 6]!;
-        if (id >= size || this.owned[id] === 0) {
+        if (id >= size || slots[id] === 0) {
           this.fail("bad_used_id");
           break;
         }
         tokens[n] = this.tokens[id]!;
-        lens[n] = this.usedLen(id, flags, this.w32[pos * 4 + 2]!);
-        n++;
-        this.release(id);
+        let len = 0;
+        if ((flags & WRITE) !== 0) {
+          len = w32[pos * 4 + 2]!;
+          if (len > writable[id]!) {
+            this.stats.faults.used_len_too_big++;
+            len = writable[id]!;
+          }
+        }
+        lens[n++] = len;
+        const s = slots[id]!;
+        pos += s;
+        if (pos >= size) {
+          pos -= size;
+          bits ^= AU;
+        }
+        freed += s;
+        slots[id] = 0;
+        this.freeIds[this.freeTop++] = id;
       }
+      this.usedPos = pos;
+      if (bits !== this.usedBits) {
+        this.usedBits = bits;
+        this.usedWrap = bits === AU ? 1 : 0;
+      }
+      this.freeSlots += freed;
     }
     if (n > 0) {
       this.stats.used += n;
@@ -519,7 +544,7 @@ export class PackedDriver implements DriverQueue {
         const flags = Atomics.load(f16, pos * 8 + 7);
         if ((flags & AU) !== this.usedBits) break;
         const id = f16[pos * 8 + 6]!;
-        if (id >= size || this.owned[id] === 0) {
+        if (id >= size || this.slots[id] === 0) {
           this.fail("bad_used_id");
           break;
         }
@@ -566,7 +591,7 @@ export class PackedDriver implements DriverQueue {
     }
     this.usedPos = p;
     this.freeSlots += s;
-    this.owned[id] = 0;
+    this.slots[id] = 0;
     this.freeIds[this.freeTop++] = id;
   }
 
@@ -710,14 +735,57 @@ export class PackedDevice implements DeviceQueue {
     const limit = Math.min(max, chains.length);
     const f16 = this.f16;
     let n = 0;
+    const w32 = this.w32;
+    const mem = this.mem;
+    const size = this.size;
     while (n < limit) {
-      const flags = Atomics.load(f16, this.availPos * 8 + 7);
+      const pos = this.availPos;
+      const flags = Atomics.load(f16, pos * 8 + 7);
       if ((flags & AU) !== this.availBits) break;
-      const f = this.walk(chains[n]!, flags);
-      if (f !== null) {
-        this.fail(f);
+      const c = chains[n]!;
+      if ((flags & (NEXT | INDIRECT)) !== 0 || c.maxSegments === 0 || this.inflight === size) {
+        // Lists, indirect tables and every fault path.
+        const f = this.walk(c, flags);
+        if (f !== null) {
+          this.fail(f);
+          break;
+        }
+        n++;
+        continue;
+      }
+      // One descriptor: the same checks as walk(), inline.
+      const w = pos * 4;
+      const addr = gpaFromParts(w32[w]!, w32[w + 1]!);
+      const len = w32[w + 2]!;
+      const ri = mem.find(addr, len);
+      const id = f16[pos * 8 + 6]!;
+      if (ri < 0 || id >= size) {
+        this.fail(ri < 0 ? "addr_out_of_range" : "desc_index_out_of_range");
         break;
       }
+      c.region[0] = ri;
+      c.offset[0] = mem.offsetIn(ri, addr);
+      c.addr[0] = addr;
+      c.len[0] = len;
+      c.count = 1;
+      c.id = id;
+      c.ringDescs = 1;
+      if ((flags & WRITE) !== 0) {
+        c.readable = 0;
+        c.readBytes = 0;
+        c.writeBytes = len;
+      } else {
+        c.readable = 1;
+        c.readBytes = len;
+        c.writeBytes = 0;
+      }
+      this.inflight++;
+      if (pos + 1 === size) {
+        this.availPos = 0;
+        this.availBits ^= AU;
+        this.availWrap ^= 1;
+      } else this.availPos = pos + 1;
+      this.stats.descriptors++;
       n++;
     }
     if (n > 0) {

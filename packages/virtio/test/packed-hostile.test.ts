@@ -218,6 +218,28 @@ describe("device side: hostile driver", () => {
     expectDeviceFault(r, "addr_out_of_range");
   });
 
+  it("an unmapped element inside a list (the list path, not the one-descriptor path) -> addr_out_of_range", () => {
+    const r = makeRing(8);
+    const w = raw(r);
+    w.write(0, D(r), 64, 0, availFlags(1, NEXT));
+    w.write(1, 0x1000n, 64, 0, availFlags(1));
+    expectDeviceFault(r, "addr_out_of_range");
+  });
+
+  it("a list whose head runs past the end of guest memory -> addr_out_of_range", () => {
+    const r = makeRing(8);
+    const w = raw(r);
+    w.write(0, BigInt(r.end - 10), 11, 0, availFlags(1, NEXT));
+    w.write(1, D(r), 64, 0, availFlags(1));
+    expectDeviceFault(r, "addr_out_of_range");
+  });
+
+  it("one descriptor with an id out of range and a bad address reports the address first", () => {
+    const r = makeRing(8);
+    raw(r).write(0, 0x1000n, 64, 99, availFlags(1));
+    expectDeviceFault(r, "addr_out_of_range");
+  });
+
   it("a buffer running past the end of guest memory -> addr_out_of_range", () => {
     const r = makeRing(8);
     raw(r).write(0, BigInt(r.end - 10), 11, 0, availFlags(1));

@@ -413,6 +413,16 @@ describe("driver side: hostile device", () => {
     expect(faultsOf(r.driver.stats)).toEqual({ used_len_too_big: 1 });
   });
 
+  it("IN_ORDER: a used length above the buffer's writable size is counted and clamped too", () => {
+    const r = makeRing(8, { features: F_PACKED | F_IN_ORDER });
+    addOne(r, 42, 100);
+    addOne(r, 43, 200);
+    usedAt(r, 0, 1, 5000); // one used descriptor for both buffers (§2.8.8)
+    expect(reclaim(r)).toEqual({ n: 2, tokens: [42, 43], lens: [100, 200] });
+    expect(r.driver.broken).toBe(false);
+    expect(faultsOf(r.driver.stats)).toEqual({ used_len_too_big: 1 });
+  });
+
   it("a used descriptor without WRITE reports length 0 (§2.8.4: len reserved, ignored by drivers)", () => {
     const r = makeRing(8);
     addOne(r, 42, 100);

@@ -10,6 +10,8 @@ import { parseArgs } from "node:util";
 import { runRingBench, type RingBenchKind, type RingBenchResult } from "../src/bench.js";
 
 const { values } = parseArgs({
+  // `pnpm bench -- --flag` passes the "--" through.
+  args: process.argv.slice(2).filter((a) => a !== "--"),
   options: {
     kind: { type: "string", default: "split" },
     threads: { type: "string", default: "2" },

@@ -172,6 +172,13 @@ export class BenchDriver {
     const addrs = this.addrs;
     const lens = this.lens;
     lens[0] = s.frameSize;
+    // Store the first byte of every frame of the burst before copying any:
+    // the lines were last read by the device (another core), and independent
+    // first stores let their ownership requests overlap instead of each
+    // frame's copy waiting for its own.
+    for (let j = 0, h = this.freeHead; j < m; j++, h = h + 1 === size ? 0 : h + 1) {
+      this.g8[s.bufBase + this.free[h]! * s.bufStride - GPA_BASE] = this.src8[0]!;
+    }
     for (; m > 0; m--) {
       const buf = this.free[this.freeHead]!;
       const gpa = s.bufBase + buf * s.bufStride;

@@ -206,6 +206,8 @@ export class VhostUserNetDevice implements VhostUserDevice {
       p.tx = v;
       p.txChains = Array.from({ length: this.burst }, () => new DescChain(segs));
       p.brokenReported[1] = false;
+      // Polling already: this ring joins without asking for kicks.
+      if (this.active) q.setNotify(false);
     } else {
       p.rx = v;
       p.rxPool = Array.from({ length: POOL }, () => new DescChain(segs));

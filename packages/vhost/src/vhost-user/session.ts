@@ -647,8 +647,9 @@ export class VhostUserSession {
     this.closedReason = reason;
     this.watch?.stop();
     this.watch = null;
+    // Odd vrings first: a virtio-net transmit ring drains into its receive ring, so that stops last.
+    for (const v of [...this.vrings.filter((x) => x.index % 2 === 1), ...this.vrings.filter((x) => x.index % 2 === 0)]) if (v.started) this.stopRing(v, "connection closed");
     for (const v of this.vrings) {
-      if (v.started) this.stopRing(v, "connection closed");
       this.dropKick(v);
       sys.closeAll([v.callFd, v.errFd].filter((x) => x >= 0));
       v.callFd = v.errFd = -1;

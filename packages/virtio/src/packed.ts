@@ -734,10 +734,10 @@ export class PackedDevice implements DeviceQueue {
     if (this.fault !== null) return 0;
     const limit = Math.min(max, chains.length);
     const f16 = this.f16;
-    let n = 0;
     const w32 = this.w32;
     const mem = this.mem;
     const size = this.size;
+    let n = 0;
     while (n < limit) {
       const pos = this.availPos;
       const flags = Atomics.load(f16, pos * 8 + 7);

@@ -1,7 +1,7 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: ["src/index.ts", "src/bench.ts"],
+  entry: ["src/index.ts", "src/bench.ts", "src/testing.ts"],
   format: ["esm"],
   target: "node20",
   dts: true,

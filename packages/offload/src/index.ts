@@ -10,3 +10,4 @@ export { OffloadError, type OffloadErrorKind, type Refusal } from "./errors.js";
 export * from "./flow-key.js";
 export * from "./rss.js";
 export * from "./classifier/index.js";
+export * from "./device/index.js";

@@ -1,0 +1,50 @@
+export {
+  DEVICE_COUNTERS,
+  DEVICE_DROP_REASONS,
+  MAX_TSO_SEGMENTS,
+  OffloadDevice,
+  VPORT_COUNTERS,
+  Vport,
+  offloadDeviceFeatures,
+  type AttachOptions,
+  type AttachQueues,
+  type InterruptSink,
+  type OffloadDeviceOptions,
+  type VirtioNetSetup,
+} from "./device.js";
+export {
+  BUILTIN_STAGES,
+  DEVICE_PROFILES,
+  DPAA_LIKE_PROFILE,
+  GENERIC_SMARTNIC_PROFILE,
+  deviceProfileSchema,
+  loadDeviceProfile,
+  stageCapacityPps,
+  stageRates,
+  validateDeviceProfile,
+  type BuiltinStage,
+  type DeviceOffloads,
+  type DeviceProfile,
+  type StageCostSpec,
+  type StageRatesFlat,
+} from "./profile.js";
+export {
+  DEST_NONE,
+  DEST_UPLINK,
+  PipelineBatch,
+  UPLINK_PORT,
+  registerStage,
+  stageFactory,
+  stageKinds,
+  stageOptions,
+  type DeviceStage,
+  type StageDeviceView,
+  type StageEnv,
+  type StageFactory,
+  type StageSpec,
+  type VportView,
+} from "./stage.js";
+export { BUILTIN_PIPELINE } from "./stages.js";
+export { FrameQueue } from "./queues.js";
+export { completeChecksum, fixTsoSegment, type TsoLayout } from "./offloads.js";
+export { GuestSpace, byteSpace, moveBytes, readChain, writeChain, type ByteSpace } from "./dma.js";

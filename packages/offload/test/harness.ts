@@ -99,6 +99,7 @@ export interface GuestOptions {
   readonly ring?: string;
   readonly dataRoom?: number;
   readonly poolCount?: number;
+  readonly queueSize?: number;
 }
 
 /** A guest with the driver's defaults plus `extra` features (RSS, HASH_REPORT, ...). */
@@ -106,6 +107,7 @@ export function makeGuest(o: GuestOptions): VirtioNetGuest {
   return new VirtioNetGuest({
     name: o.name ?? "vm",
     queuePairs: o.queuePairs ?? 1,
+    queueSize: o.queueSize ?? 256,
     features: GUEST_DEFAULT_FEATURES | VIRTIO_NET_F_CTRL_VQ | (o.extra ?? 0n),
     offered: o.offered,
     mode: o.mode ?? "poll",

@@ -16,7 +16,8 @@ export function table(headers: readonly string[], rows: readonly (readonly Cell[
   const widths = headers.map((h, i) => Math.max(h.length, ...text.map((r) => (r[i] ?? "").length)));
   const line = (cells: readonly string[], numeric: readonly boolean[]) =>
     cells.map((c, i) => (numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join("  ").trimEnd();
-  const numeric = headers.map((_, i) => rows.length > 0 && rows.every((r) => typeof r[i] === "number"));
+  const isNum = (c: Cell | undefined): boolean => typeof c === "number" || (typeof c === "string" && /^-?[0-9][0-9,]*(\.[0-9]+)?$/.test(c));
+  const numeric = headers.map((_, i) => rows.length > 0 && rows.every((r) => isNum(r[i])));
   return [line(headers, numeric), widths.map((w) => "-".repeat(w)).join("  "), ...text.map((r) => line(r, numeric))].join("\n");
 }
 

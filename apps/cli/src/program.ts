@@ -5,6 +5,9 @@
  */
 import { Command, CommanderError } from "commander";
 import { registerBench } from "./commands/bench.js";
+import { registerCompare } from "./commands/compare.js";
+import { registerDashboard } from "./commands/dashboard.js";
+import { registerRun } from "./commands/run.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerGen } from "./commands/gen.js";
 import { registerVhostUser } from "./commands/vhost-user.js";
@@ -22,6 +25,9 @@ export function buildProgram(): Command {
   registerGen(program);
   registerVhostUser(program);
   registerVirtioUser(program);
+  registerCompare(program);
+  registerRun(program);
+  registerDashboard(program);
   return program;
 }
 

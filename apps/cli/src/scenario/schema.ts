@@ -1,0 +1,278 @@
+/**
+ * The scenario file: what `nfvio run` loads. YAML or JSON, checked with zod;
+ * every problem is reported as `file: field.path: reason`.
+ *
+ * ```yaml
+ * name: north-south-baseline
+ * clock: model                 # model (deterministic, modelled time) or real (this software, wall clock)
+ * duration: 1ms                # traffic time; warmup is left out of the rates; drain lets in-flight frames land
+ * backend: { kind: vhost-net } # or { kind: offload, profile: smartnic | dpaa }
+ * vms:
+ *   - name: vm1
+ *     queues: 1                # queue pairs, one vCPU each
+ *     vnf: { kind: macswap, config: { ports: 1 } }   # any @nfvio/vnf spec; none: the VM runs the traffic app
+ * ports:
+ *   - { name: wire0, kind: trafgen }                # a wire with trafgen on it; tap / vhost-user: real clock only
+ * path: [wire0, vm1, wire0]    # where frames go: generated at the first, analysed at the last
+ * traffic:
+ *   streams:                   # @nfvio/trafgen streams
+ *     - { size: 64, rate: 100%, fields: [{ field: srcPort, mode: inc, count: 1024 }] }
+ * ```
+ */
+import { readFileSync } from "node:fs";
+import { basename } from "node:path";
+import { loadCostModel, type CostOverrides } from "@nfvio/core";
+import { Stream, TrafgenError, parseDuration, parseLineRate, streamSchema, type StreamSpec } from "@nfvio/trafgen";
+import { VNF_KINDS, VNF_SCHEMAS, type VnfKind, type VnfSpec } from "@nfvio/vnf";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+
+/** A scenario that does not load: the file, and each problem as a field path and a reason. */
+export class ScenarioError extends Error {
+  constructor(
+    readonly file: string,
+    readonly issues: readonly { path: string; reason: string }[],
+  ) {
+    super(issues.map((i) => `${file}: ${i.path ? `${i.path}: ` : ""}${i.reason}`).join("\n"));
+    this.name = "ScenarioError";
+  }
+}
+
+const name = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,31}$/, "must be a name of lowercase letters, digits and dashes, starting with a letter (at most 32)");
+const duration = z.union([z.string(), z.number().nonnegative()]).superRefine((v, ctx) => {
+  try {
+    parseDuration(v);
+  } catch (e) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: (e as Error).message });
+  }
+});
+const pow2 = (min: number, max: number) =>
+  z
+    .number()
+    .int()
+    .min(min)
+    .max(max)
+    .refine((n) => (n & (n - 1)) === 0, "must be a power of two");
+
+const vnfSpec = z.object({ kind: z.enum(VNF_KINDS as [VnfKind, ...VnfKind[]]), config: z.unknown().optional() }).strict();
+
+export const vmSchema = z
+  .object({
+    name,
+    /** The VNF (any @nfvio/vnf spec); leave it out for the VM that runs the traffic application. */
+    vnf: vnfSpec.optional(),
+    /** Queue pairs, one vCPU each (default 1). */
+    queues: z.number().int().min(1).max(16).default(1),
+    /** Ring entries per virtqueue (default 256). */
+    queueSize: pow2(16, 4096).default(256),
+    ring: z.enum(["split", "packed"]).default("split"),
+    /** Guest driver: a polling PMD (DPDK, default) or Linux's NAPI with interrupts. */
+    driver: z.enum(["poll", "napi"]).default("poll"),
+    /** Guest cycles the VNF costs per packet (default the cost model's cyclesPerPacketBase). */
+    vnfCyclesPerPacket: z.number().nonnegative().optional(),
+    /** Copies of this VM (name-1 .. name-N); a path through it spreads flows over them. */
+    count: z.number().int().min(1).max(64).default(1),
+  })
+  .strict();
+
+export const portSchema = z.discriminatedUnion("kind", [
+  z
+    .object({
+      name,
+      kind: z.literal("trafgen"),
+      /** Line rate of the wire (default: the backend's, 100 Gbit/s for the cost model's wire). */
+      lineRate: z.union([z.string(), z.number().positive()]).optional(),
+    })
+    .strict(),
+  z.object({ name, kind: z.literal("tap"), ifname: z.string().min(1).max(15) }).strict(),
+  z.object({ name, kind: z.literal("vhost-user"), socket: z.string().min(1), server: z.boolean().default(true) }).strict(),
+]);
+
+export const backendSchema = z.discriminatedUnion("kind", [
+  z
+    .object({
+      kind: z.literal("vhost-net"),
+      /** Host stack (NIC driver + bridge) cycles per frame (default cyclesPerPacketBase). */
+      stackCyclesPerPacket: z.number().nonnegative().optional(),
+      /** Frames a host stack core may have queued (default 1000, netdev_max_backlog). */
+      backlog: z.number().int().positive().optional(),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal("offload"),
+      profile: z.enum(["smartnic", "dpaa"]).default("smartnic"),
+    })
+    .strict(),
+]);
+
+export const scenarioSchema = z
+  .object({
+    name,
+    description: z.string().default(""),
+    clock: z.enum(["model", "real"]).default("model"),
+    /** Traffic time (default 1ms). */
+    duration: duration.default("1ms"),
+    /** Start of the measured interval (default a quarter of the duration). */
+    warmup: duration.optional(),
+    /** Time after the traffic for frames in flight (default 1ms). */
+    drain: duration.default("1ms"),
+    /** Cost model overrides (docs/cost-model.md), e.g. { cpuHz: 3.0e9 }. */
+    cost: z.record(z.unknown()).optional(),
+    backend: backendSchema,
+    vms: z.array(vmSchema).min(1),
+    ports: z.array(portSchema).default([]),
+    /** Endpoints frames visit: generated at the first, analysed at the last; VMs in between run their VNFs. */
+    path: z.array(name).min(2),
+    traffic: z.object({ streams: z.array(streamSchema).min(1) }).strict(),
+    /** Run once per combination: `vm` copied `vms` times with `queues` queue pairs each. */
+    sweep: z
+      .object({
+        vm: name.optional(),
+        vms: z.array(z.number().int().min(1).max(64)).min(1).default([1]),
+        queues: z.array(z.number().int().min(1).max(16)).min(1).default([1]),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export type ScenarioInput = z.input<typeof scenarioSchema>;
+export type Scenario = z.output<typeof scenarioSchema>;
+export type VmConfig = z.output<typeof vmSchema>;
+export type PortConfig = z.output<typeof portSchema>;
+export type BackendConfig = z.output<typeof backendSchema>;
+
+function pathText(path: readonly (string | number)[]): string {
+  let s = "";
+  for (const p of path) s += typeof p === "number" ? `[${p}]` : s === "" ? p : `.${p}`;
+  return s;
+}
+
+type Issue = { path: string; reason: string };
+
+/** VNF configurations, checked against @nfvio/vnf's schemas without building the VNFs. */
+function checkVnf(spec: { kind: string; config?: unknown }, at: string, out: Issue[]): void {
+  if (spec.kind === "chain") {
+    const c = spec.config as { stages?: unknown } | undefined;
+    if (!c || !Array.isArray(c.stages) || c.stages.length === 0) {
+      out.push({ path: `${at}.config.stages`, reason: "a chain needs a non-empty list of stages" });
+      return;
+    }
+    c.stages.forEach((st, i) => {
+      const r = vnfSpec.safeParse(st);
+      if (!r.success) for (const is of r.error.issues) out.push({ path: `${at}.config.stages[${i}]${is.path.length ? "." + pathText(is.path) : ""}`, reason: is.message });
+      else checkVnf(r.data, `${at}.config.stages[${i}]`, out);
+    });
+    return;
+  }
+  const schema = VNF_SCHEMAS[spec.kind as keyof typeof VNF_SCHEMAS];
+  const r = schema.safeParse(spec.config ?? {});
+  if (!r.success) for (const is of r.error.issues) out.push({ path: `${at}.config${is.path.length ? "." + pathText(is.path) : ""}`, reason: is.message });
+}
+
+/** Checks that need more than one field. */
+function crossCheck(s: Scenario): Issue[] {
+  const out: Issue[] = [];
+  const vmNames = new Map<string, number>();
+  const portNames = new Map<string, number>();
+  s.vms.forEach((v, i) => {
+    if (vmNames.has(v.name)) out.push({ path: `vms[${i}].name`, reason: `"${v.name}" is used twice` });
+    vmNames.set(v.name, i);
+    if (v.vnf) checkVnf(v.vnf, `vms[${i}].vnf`, out);
+  });
+  s.ports.forEach((p, i) => {
+    if (portNames.has(p.name) || vmNames.has(p.name)) out.push({ path: `ports[${i}].name`, reason: `"${p.name}" is used twice` });
+    portNames.set(p.name, i);
+    if (p.kind !== "trafgen" && s.clock !== "real") out.push({ path: `ports[${i}].kind`, reason: `a ${p.kind} port talks to the real world: it needs clock: real` });
+    if (p.kind === "trafgen" && p.lineRate !== undefined) {
+      try {
+        parseLineRate(p.lineRate);
+      } catch (e) {
+        out.push({ path: `ports[${i}].lineRate`, reason: (e as Error).message });
+      }
+    }
+  });
+  const ends = [s.path[0]!, s.path[s.path.length - 1]!];
+  s.path.forEach((p, i) => {
+    const inner = i > 0 && i < s.path.length - 1;
+    if (!vmNames.has(p) && !portNames.has(p)) {
+      out.push({ path: `path[${i}]`, reason: `"${p}" is neither a VM nor a port (have: ${[...vmNames.keys(), ...portNames.keys()].join(", ")})` });
+      return;
+    }
+    const vm = vmNames.has(p) ? s.vms[vmNames.get(p)!]! : null;
+    if (inner) {
+      if (vm === null) out.push({ path: `path[${i}]`, reason: `"${p}" is a port: only VMs may sit inside the path` });
+      else if (!vm.vnf) out.push({ path: `vms[${vmNames.get(p)}].vnf`, reason: `VM "${p}" is inside the path, so it needs a VNF` });
+      if (s.path.indexOf(p) !== i || ends.includes(p)) out.push({ path: `path[${i}]`, reason: `"${p}" appears twice: a path visits each VM once` });
+    } else {
+      if (vm !== null && vm.vnf) out.push({ path: `path[${i}]`, reason: `"${p}" runs a VNF: the path's ends are trafgen ports or VMs without a VNF (they run the traffic application)` });
+      if (vm !== null && vm.count > 1) out.push({ path: `path[${i}]`, reason: `"${p}" has count ${vm.count}: the traffic application runs in one VM` });
+      const port = portNames.has(p) ? s.ports[portNames.get(p)!]! : null;
+      if (port !== null && port.kind !== "trafgen" && i === 0) out.push({ path: `path[0]`, reason: `traffic is generated at the first endpoint: "${p}" is a ${port.kind} port, not trafgen` });
+    }
+  });
+  if (s.path[0] !== s.path[s.path.length - 1] && vmNames.has(s.path[0]!) !== vmNames.has(s.path[s.path.length - 1]!)) {
+    out.push({ path: "path", reason: "the first and last endpoints must both be ports or both the same VM" });
+  }
+  if (s.sweep) {
+    const target = s.sweep.vm ?? s.path.slice(1, -1).find((p) => vmNames.has(p));
+    if (target === undefined || !vmNames.has(target) || !s.path.slice(1, -1).includes(target)) out.push({ path: "sweep.vm", reason: "must name a VM inside the path" });
+  }
+  if (s.cost !== undefined) {
+    try {
+      loadCostModel(s.cost as CostOverrides);
+    } catch (e) {
+      out.push({ path: "cost", reason: (e as Error).message.replace(/^cost model: /, "") });
+    }
+  }
+  s.traffic.streams.forEach((st, i) => {
+    try {
+      new Stream(st as StreamSpec, i);
+    } catch (e) {
+      const field = e instanceof TrafgenError && e.field !== undefined ? `.${e.field}` : "";
+      out.push({ path: `traffic.streams[${i}]${field}`, reason: (e as Error).message });
+    }
+  });
+  return out;
+}
+
+/** Check a parsed object; throws {@link ScenarioError} naming `file`. */
+export function parseScenario(data: unknown, file: string): Scenario {
+  const r = scenarioSchema.safeParse(data);
+  if (!r.success) throw new ScenarioError(file, r.error.issues.map((is) => ({ path: pathText(is.path), reason: is.message })));
+  const issues = crossCheck(r.data);
+  if (issues.length > 0) throw new ScenarioError(file, issues);
+  return r.data;
+}
+
+/** Parse YAML (or JSON, which is YAML) text. */
+export function parseScenarioText(text: string, file: string): Scenario {
+  let data: unknown;
+  try {
+    data = file.endsWith(".json") ? JSON.parse(text) : parseYaml(text);
+  } catch (e) {
+    throw new ScenarioError(file, [{ path: "", reason: `not valid ${file.endsWith(".json") ? "JSON" : "YAML"}: ${(e as Error).message.split("\n")[0]}` }]);
+  }
+  return parseScenario(data, file);
+}
+
+/** Read and check a scenario file. */
+export function loadScenarioFile(file: string): Scenario {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new ScenarioError(file, [{ path: "", reason: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` }]);
+  }
+  return parseScenarioText(text, file);
+}
+
+/** The scenario's name for messages: its `name`, else the file's base name. */
+export function displayName(file: string): string {
+  return basename(file).replace(/\.(ya?ml|json)$/, "");
+}
+
+export type { VnfSpec };

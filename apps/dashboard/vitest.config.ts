@@ -1,0 +1,3 @@
+import { nfvioProject } from "../../tooling/vitest.preset.ts";
+
+export default nfvioProject("@nfvio/dashboard");

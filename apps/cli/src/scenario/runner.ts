@@ -31,7 +31,7 @@ import {
 } from "@nfvio/core";
 import { Generator, RxAnalyzer, describeSizes, parseDuration, parseLineRate, readSignature, type SignatureFields, type StreamSpec } from "@nfvio/trafgen";
 import { flowHash, type Fabric, type Target, type WireSink } from "./fabric.js";
-import { OFFLOAD_FEATURES, OFFLOAD_PROFILES, OffloadFabric } from "./offload-fabric.js";
+import { OffloadFabric, offloadFeatures, offloadWireBps } from "./offload-fabric.js";
 import type { Scenario } from "./schema.js";
 import { VhostNetFabric } from "./vhost-fabric.js";
 import { Vm, type AppReceive } from "./vm.js";
@@ -206,7 +206,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
   const groups = new Map<string, Vm[]>();
   const all: Vm[] = [];
   const backend = s.backend;
-  const offered = backend.kind === "offload" ? OFFLOAD_FEATURES : VhostNetFabric.offered;
+  const offered = backend.kind === "offload" ? offloadFeatures(backend.profile) : VhostNetFabric.offered;
   const vnfClock = (): number => clock.now() / 1e6;
   let totalQueues = 0;
   const specs = s.vms.map((v) => {
@@ -217,7 +217,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
   });
   const hostPool = new PacketPool({ count: 8192 + 1024 * totalQueues, dataRoom: 2048 });
   let fabric: Fabric;
-  if (backend.kind === "offload") fabric = new OffloadFabric({ clock, rates, hostPool, profile: OFFLOAD_PROFILES[backend.profile] });
+  if (backend.kind === "offload") fabric = new OffloadFabric({ clock, rates, hostPool, profile: backend.profile, vports: totalQueues });
   else {
     const o: ConstructorParameters<typeof VhostNetFabric>[0] = { clock, rates, hostPool };
     if (backend.stackCyclesPerPacket !== undefined) o.stackCyclesPerPacket = backend.stackCyclesPerPacket;
@@ -278,8 +278,12 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
   const dstVm = groups.get(dst)?.[0] ?? null;
   const srcPool = srcVm?.pool ?? hostPool;
   const srcPort = ports.get(src);
-  const lineRate = srcPort?.kind === "trafgen" && srcPort.lineRate !== undefined ? parseLineRate(srcPort.lineRate) : null;
-  const streams = s.traffic.streams.map((st) => (lineRate !== null ? { ...st, lineRate } : st)) as StreamSpec[];
+  // A stream without its own lineRate runs at the wire's: the port's, else the backend's (the offload profile's MAC, or the cost model's wireGbps).
+  const lineRate =
+    srcPort?.kind === "trafgen" && srcPort.lineRate !== undefined
+      ? parseLineRate(srcPort.lineRate)
+      : ((backend.kind === "offload" ? offloadWireBps(backend.profile) : null) ?? rates.wireGbps * 1e9);
+  const streams = s.traffic.streams.map((st) => (st.lineRate === undefined ? { ...st, lineRate } : st)) as StreamSpec[];
   const gen = new Generator(srcPool, streams, { batch: 32 });
   const analyzer = new RxAnalyzer({ streams: gen.sources.map((x) => ({ id: x.id, name: x.name })) });
   const sig: SignatureFields = { stream: 0, seq32: 0, txNs: 0 };

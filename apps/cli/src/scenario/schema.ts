@@ -126,7 +126,8 @@ export const scenarioSchema = z
     ports: z.array(portSchema).default([]),
     /** Endpoints frames visit: generated at the first, analysed at the last; VMs in between run their VNFs. */
     path: z.array(name).min(2),
-    traffic: z.object({ streams: z.array(streamSchema).min(1) }).strict(),
+    /** @nfvio/trafgen streams (checked against its schema, kept as written: a stream without lineRate runs at the wire's). */
+    traffic: z.object({ streams: z.array(z.record(z.unknown()).transform((x) => x as StreamSpec)).min(1) }).strict(),
     /** Run once per combination: `vm` copied `vms` times with `queues` queue pairs each. */
     sweep: z
       .object({
@@ -229,8 +230,13 @@ function crossCheck(s: Scenario): Issue[] {
     }
   }
   s.traffic.streams.forEach((st, i) => {
+    const r = streamSchema.safeParse(st);
+    if (!r.success) {
+      for (const is of r.error.issues) out.push({ path: `traffic.streams[${i}]${is.path.length ? "." + pathText(is.path) : ""}`, reason: is.message });
+      return;
+    }
     try {
-      new Stream(st as StreamSpec, i);
+      new Stream(st, i);
     } catch (e) {
       const field = e instanceof TrafgenError && e.field !== undefined ? `.${e.field}` : "";
       out.push({ path: `traffic.streams[${i}]${field}`, reason: (e as Error).message });

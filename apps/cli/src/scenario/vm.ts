@@ -19,7 +19,7 @@
  * analyser); its driver charges nothing per frame, so it never limits the
  * path it measures.
  */
-import { Burst, PacketPool, type CostRates, type ModelClock, type RealClock } from "@nfvio/core";
+import { Burst, PacketPool, type CostRates, type Meter, type ModelClock, type RealClock } from "@nfvio/core";
 import { VirtioNetGuest, type GuestVnf } from "@nfvio/vhost";
 import { createBurst, createVnf, syncPoolLengths, viewPoolBurst, type PacketBurst, type Vnf, type VnfSpec } from "@nfvio/vnf";
 
@@ -46,6 +46,9 @@ export interface VmStats {
   appTxRefused: number;
 }
 
+/** Called after a queue's driver put frames on its TX ring (see {@link Vm.onTransmit}). */
+export type TransmitHook = (queue: number, meter: Meter) => void;
+
 /** Runs a VNF on the frames a queue's driver received and sends the forwarded ones back out on the same queue. */
 class VnfHook implements GuestVnf {
   private readonly view: PacketBurst;
@@ -58,6 +61,7 @@ class VnfHook implements GuestVnf {
     private readonly cycles: number,
     private readonly stats: VmStats,
     capacity: number,
+    private readonly vm: { onTransmit: TransmitHook | null; queueOf(g: VirtioNetGuest): number },
   ) {
     this.view = createBurst(capacity);
     this.verdicts = new Int32Array(capacity);
@@ -87,6 +91,7 @@ class VnfHook implements GuestVnf {
     this.vnf.outbox?.clear();
     if (out.count > 0) {
       const k = guest.transmit(out, queue);
+      if (k > 0 && this.vm.onTransmit !== null) this.vm.onTransmit(this.vm.queueOf(guest), guest.meter);
       if (k < out.count) {
         this.stats.txRingFull += out.count - k;
         pool.freeRange(out.idx, k, out.count);
@@ -113,6 +118,8 @@ export class Vm {
   readonly stats: VmStats = { txRingFull: 0, appTxRefused: 0 };
   /** Where an application VM's received frames go. */
   readonly app: { receive: AppReceive | null } = { receive: null };
+  /** Set by a backend that wants to hear of every TX burst (a doorbell per burst). */
+  onTransmit: TransmitHook | null = null;
   private readonly sub: Burst[] = [];
 
   constructor(
@@ -134,7 +141,7 @@ export class Vm {
       else {
         const vnf = createVnf(spec.vnf, { clock: vnfClock });
         this.vnfs.push(vnf);
-        hook = new VnfHook(vnf, spec.vnfCyclesPerPacket, this.stats, 64);
+        hook = new VnfHook(vnf, spec.vnfCyclesPerPacket, this.stats, 64, this);
       }
       const g = new VirtioNetGuest({
         name: spec.queues === 1 ? name : `${name}.q${q}`,
@@ -154,6 +161,11 @@ export class Vm {
       this.guests.push(g);
       this.sub.push(new Burst(64));
     }
+  }
+
+  /** Index of `g` among this VM's queue guests. */
+  queueOf(g: VirtioNetGuest): number {
+    return this.guests.indexOf(g);
   }
 
   start(): void {
@@ -184,6 +196,7 @@ export class Vm {
     const model = m.model;
     if (model) m.begin(t);
     const k = guest.transmit(s, 0);
+    if (k > 0 && this.onTransmit !== null) this.onTransmit(g, m);
     if (model) m.end();
     if (k < s.count) {
       this.stats.appTxRefused += s.count - k;

@@ -16,6 +16,7 @@ function which(cmd: string): string | null {
 
 export const TESTPMD = which("dpdk-testpmd");
 export const TASKSET = which("taskset");
+export const STDBUF = which("stdbuf");
 
 const children = new Set<ChildProcess>();
 
@@ -126,6 +127,9 @@ export interface TestpmdOptions {
 export function testpmd(o: TestpmdOptions): Proc {
   const eal = ["-l", "0,1", "--main-lcore", String(o.mainLcore), "--no-huge", "-m", "512", "--no-pci", `--file-prefix=${o.prefix}`, "--vdev", o.vdev];
   const app = ["--total-num-mbufs=16384", ...(o.interactive ? ["-i"] : ["--stats-period", "1"]), ...o.args];
+  // Interactive: testpmd's command line writes its prompt and echo straight to fd 1 while stdio buffers
+  // the rest of stdout in blocks, so an echo can land mid-line; line-buffered stdout keeps lines whole.
+  if (o.interactive && STDBUF) return start(STDBUF, ["-oL", TESTPMD ?? "dpdk-testpmd", ...eal, "--", ...app], { stdin: "pipe" });
   return start(TESTPMD ?? "dpdk-testpmd", [...eal, "--", ...app], { stdin: o.interactive ? "pipe" : "ignore" });
 }
 

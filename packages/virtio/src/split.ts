@@ -47,6 +47,8 @@ import { DescChain, newQueueStats, type DeviceQueue, type DriverQueue, type Queu
 const F_INDIRECT_DESC = 1n << 28n;
 /** Feature bit 29 (VIRTIO_F_EVENT_IDX). */
 const F_EVENT_IDX = 1n << 29n;
+/** Feature bit 35 (VIRTIO_F_IN_ORDER). */
+const F_IN_ORDER = 1n << 35n;
 
 /** True when this host stores multi-byte integers little-endian (checked once at module load). */
 export const HOST_LITTLE_ENDIAN: boolean = new Uint8Array(new Uint16Array([0x0102]).buffer)[0] === 0x02;
@@ -527,6 +529,10 @@ export class SplitDriver implements DriverQueue {
 
   constructor(mem: GuestMemory, size: number, desc: number, avail: number, used: number, features: bigint, options: SplitDriverOptions = {}) {
     requireLittleEndianHost();
+    if ((features & F_IN_ORDER) !== 0n) {
+      // A device may then return a whole batch with one used element (§2.7.9); this driver reads every element.
+      throw new VirtioError("negotiation", "SplitDriver does not implement VIRTIO_F_IN_ORDER; do not negotiate it");
+    }
     this.addrs = { size, desc, avail, used };
     checkSplitRing(mem, this.addrs);
     this.size = size;

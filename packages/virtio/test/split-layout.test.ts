@@ -154,6 +154,16 @@ describe("queue size and address checks (§2.7, §2.7.1)", () => {
     const odd = new GuestMemory([{ gpa: 0, buffer: buf, offset: 2, size: 0x800 }]);
     expect(() => new SplitDevice(odd, 8, 0, 0x100, 0x200, 0n)).toThrow(/host offset/);
   });
+  it("the driver refuses VIRTIO_F_IN_ORDER (it reads every used element; §2.7.9 batching is not implemented)", () => {
+    let e: unknown = null;
+    try {
+      new SplitDriver(mem, 8, ok.desc, ok.avail, ok.used, VIRTIO_F_VERSION_1 | (1n << 35n));
+    } catch (err) {
+      e = err;
+    }
+    expect((e as VirtioError).kind).toBe("negotiation");
+    expect(() => new SplitDevice(mem, 8, ok.desc, ok.avail, ok.used, VIRTIO_F_VERSION_1 | (1n << 35n))).not.toThrow();
+  });
   it("event-idx features change nothing in the layout", () => {
     expect(() => new SplitDevice(mem, 8, ok.desc, ok.avail, ok.used, VIRTIO_F_EVENT_IDX)).not.toThrow();
   });

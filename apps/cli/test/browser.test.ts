@@ -18,6 +18,13 @@ import { loadScenario } from "../src/scenario/builtin.js";
 import { compare } from "../src/scenario/compare.js";
 import { compareReport, writeReport } from "../src/scenario/report.js";
 
+// The page functions below run in the browser; these are the few DOM names they use (this package has no DOM lib).
+interface DomText {
+  readonly textContent: string | null;
+}
+declare const window: unknown;
+declare const document: { querySelector(s: string): DomText | null; querySelectorAll(s: string): ArrayLike<DomText> & Iterable<DomText> };
+
 const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => existsSync(p));
 const ARTIFACTS = resolve(import.meta.dirname, "../../../artifacts");
 if (!CHROMIUM) console.log("browser tests skipped: no chromium at /usr/bin/chromium (apt-get install -y chromium)");

@@ -12,6 +12,7 @@ import { registerDemo } from "./commands/demo.js";
 import { registerGen } from "./commands/gen.js";
 import { registerVhostUser } from "./commands/vhost-user.js";
 import { registerVirtioUser } from "./commands/virtio-user.js";
+import { registerTap } from "./commands/tap.js";
 import { CliError } from "./output.js";
 
 export function buildProgram(): Command {
@@ -19,12 +20,15 @@ export function buildProgram(): Command {
     .description("nfvio: hardware-accelerated virtio networking for NFV, modelled and measured")
     .version("0.1.0")
     .showHelpAfterError()
-    .configureHelp({ sortSubcommands: true });
+    .configureHelp({ sortSubcommands: true })
+    // A command's options are its own: `bench ring -s 2` is ring's --seconds, not bench's.
+    .enablePositionalOptions();
   registerDemo(program);
   registerBench(program);
   registerGen(program);
   registerVhostUser(program);
   registerVirtioUser(program);
+  registerTap(program);
   registerCompare(program);
   registerRun(program);
   registerDashboard(program);

@@ -136,6 +136,8 @@ export function registerBench(program: Command): void {
     .option("--only <list>", `comma-separated subset of ${BENCHES.join(",")}`)
     .option("--json", "print one JSON object")
     .option("--no-progress", "no progress bar")
+    // `bench ring -s 2`: the subcommand's options are its own, not bench's.
+    .enablePositionalOptions()
     .action(async (opts: AllOptions) => runAll(opts));
   bench
     .command("all")

@@ -57,16 +57,16 @@ describe("north-south: uplink -> device -> guest RX queues (RSS over 4 queues)",
       expect(ks, "a delivered frame was never sent (bytes changed?)").toBeDefined();
       const k = ks!.shift()!;
       const f = frames[k]!;
-      expect(rx.data).toEqual(f);
+      if (Buffer.compare(rx.data, f) !== 0) expect(rx.data).toEqual(f);
       flowKeyFromFrame(f, 0, f.length, 0xffff, key);
-      expect(rx.queue).toBe(expectDist.queueOf(key));
+      const q = expectDist.queueOf(key);
       // (The guest model keeps a header's fields only when flags or GSO are set, so the
       // frame without DATA_VALID arrives without its hash fields on the guest side.)
-      if (k !== 3) {
-        expect(rx.hashReport).toBe(expectDist.lastReport);
-        expect(rx.hashValue).toBe(expectDist.lastHash);
-      }
-      expect(rx.flags & VIRTIO_NET_HDR_F_DATA_VALID).toBe(k === 3 ? 0 : VIRTIO_NET_HDR_F_DATA_VALID);
+      const ok =
+        rx.queue === q &&
+        (k === 3 || (rx.hashReport === expectDist.lastReport && rx.hashValue === expectDist.lastHash)) &&
+        (rx.flags & VIRTIO_NET_HDR_F_DATA_VALID) === (k === 3 ? 0 : VIRTIO_NET_HDR_F_DATA_VALID);
+      if (!ok) expect({ k, queue: rx.queue, report: rx.hashReport, hash: rx.hashValue, flags: rx.flags }).toEqual({ k, queue: q, report: expectDist.lastReport, hash: expectDist.lastHash, flags: k === 3 ? 0 : VIRTIO_NET_HDR_F_DATA_VALID });
       perQueue[rx.queue]!++;
     }
     for (const q of perQueue) expect(q).toBeGreaterThan(frames.length / 8);

@@ -303,6 +303,13 @@ class HwStage {
     if (f.nsPerByte > 0) m.busy((bytes + packets * f.overheadBytes) * f.nsPerByte);
   }
 
+  /** Busy time `packets` of `bytes` take, without charging. */
+  service(packets: number, bytes: number): number {
+    if (packets <= 0) return 0;
+    const f = this.flat;
+    return packets * f.nsPerPacket + (bytes + packets * f.overheadBytes) * f.nsPerByte;
+  }
+
   /** begin at `t`, charge, end; returns when the output is visible. */
   run(t: number, packets: number, bytes: number): number {
     const m = this.meter;
@@ -551,6 +558,8 @@ export class OffloadDevice implements StageDeviceView {
   private readonly maxFrame: number;
   private held = 0;
   private pickVportFirst = false;
+  /** The TX engine stopped for want of room (pipeline FIFO or buffers); wake it when room comes back. */
+  private txBlocked = false;
   // Scratch.
   private readonly frees: Burst;
   private readonly out: Burst;
@@ -998,9 +1007,18 @@ export class OffloadDevice implements StageDeviceView {
     const pool = this.pool;
     const model = this.model !== null;
     b.count = 0;
+    const readyBy = model ? now : Infinity;
+    if (model) {
+      // Admit a batch only when every stage will be free as it reaches it, so that
+      // overload backs up into the FIFOs (and drops there) instead of into the future.
+      const gate = this.pipeGate(readyBy);
+      if (gate > now) {
+        this.wake(E_PIPE, gate);
+        return;
+      }
+    }
     // Alternate which source fills the batch first, so neither starves.
     this.pickVportFirst = !this.pickVportFirst;
-    const readyBy = model ? now : Infinity;
     if (this.pickVportFirst) {
       this.take(this.vportIn, b, readyBy);
       this.take(this.wireIn, b, readyBy);
@@ -1040,6 +1058,7 @@ export class OffloadDevice implements StageDeviceView {
       if (b.count > 0) this.enqueue(b, this.qm.run(t, b.count, 0));
       this.flushFrees();
     }
+    this.unblockTx(now);
     if (model) {
       const next = Math.min(this.wireIn.headAt(), this.vportIn.headAt());
       if (next !== Infinity) {
@@ -1047,6 +1066,50 @@ export class OffloadDevice implements StageDeviceView {
         this.wake(E_PIPE, next > first ? next : first);
       }
     }
+  }
+
+  /**
+   * Earliest time the batch ready now may enter the pipeline without
+   * waiting at any stage: for each stage, when it is free minus how long the
+   * batch takes to reach it. (Drops inside the batch are not foreseen, so
+   * this errs on the side of waiting.)
+   */
+  private pipeGate(readyBy: number): number {
+    const pool = this.pool;
+    let nW = 0;
+    let bW = 0;
+    let n = 0;
+    let bytes = 0;
+    const room = this.batch.size;
+    for (let k = 0; k < this.wireIn.size && n < room; k++) {
+      const s = this.wireIn.slot(k);
+      if (this.wireIn.at[s]! > readyBy) break;
+      const l = pool.len[this.wireIn.idx[s]!]!;
+      nW++;
+      bW += l;
+      n++;
+      bytes += l;
+    }
+    for (let k = 0; k < this.vportIn.size && n < room; k++) {
+      const s = this.vportIn.slot(k);
+      if (this.vportIn.at[s]! > readyBy) break;
+      n++;
+      bytes += pool.len[this.vportIn.idx[s]!]!;
+    }
+    if (n === 0) return -Infinity;
+    let gate = -Infinity;
+    let off = 0;
+    if (nW > 0) {
+      gate = this.macRx.resource.busyUntil;
+      off = this.macRx.service(nW, bW) + this.macRx.flat.latencyNs;
+    }
+    for (const ps of this.stages) {
+      const g = ps.hw.resource.busyUntil - off;
+      if (g > gate) gate = g;
+      off += ps.hw.service(n, bytes) + ps.hw.flat.latencyNs;
+    }
+    const g = this.qm.resource.busyUntil - off;
+    return g > gate ? g : gate;
   }
 
   /** Move ready frames from `q` into the batch while it has room. */
@@ -1125,6 +1188,10 @@ export class OffloadDevice implements StageDeviceView {
 
   private rxWork(now: number): void {
     const model = this.model !== null;
+    if (model && this.dmaWr.resource.busyUntil > now) {
+      this.wake(E_RX, this.dmaWr.resource.busyUntil);
+      return;
+    }
     const m = this.dmaWr.meter;
     m.begin(now);
     let next = Infinity;
@@ -1157,6 +1224,7 @@ export class OffloadDevice implements StageDeviceView {
     const busyEnd = m.t;
     m.end();
     this.flushFrees();
+    this.unblockTx(now);
     if (model) {
       if (more) this.wake(E_RX, busyEnd);
       else if (next !== Infinity) this.wake(E_RX, next > busyEnd ? next : busyEnd);
@@ -1299,6 +1367,10 @@ export class OffloadDevice implements StageDeviceView {
 
   private txWork(now: number): void {
     const model = this.model !== null;
+    if (model && this.dmaRd.resource.busyUntil > now) {
+      this.wake(E_TX, this.dmaRd.resource.busyUntil);
+      return;
+    }
     const soft = this.profile.ingressFifoFrames.value;
     let more = false;
     const nv = this.vports.length;
@@ -1314,14 +1386,15 @@ export class OffloadDevice implements StageDeviceView {
         if (dq.broken) continue;
         const room = Math.min(this.burst, soft - this.vportIn.size, this.bufferLimit - this.held);
         if (room <= 0) {
-          if (dq.pending() > 0) more = true;
+          // Back-pressure: the chains stay in the ring until the pipeline or a delivery frees room.
+          if (dq.pending() > 0) this.txBlocked = true;
           continue;
         }
         const before = this.vportIn.size;
         const n = dq.popBurst(this.txChains, room);
         if (n === 0) {
           dq.setNotify(true);
-          if (dq.pending() > 0) {
+          if (!dq.broken && dq.pending() > 0) {
             dq.setNotify(false);
             more = true;
           }
@@ -1356,6 +1429,14 @@ export class OffloadDevice implements StageDeviceView {
     if (model) {
       if (this.vportIn.size > 0) this.wake(E_PIPE, this.vportIn.headAt());
       if (more) this.wake(E_TX, end);
+    }
+  }
+
+  /** Wake the TX engine if it waits for room that is now there. */
+  private unblockTx(now: number): void {
+    if (this.txBlocked && this.held < this.bufferLimit && this.vportIn.size < this.profile.ingressFifoFrames.value) {
+      this.txBlocked = false;
+      this.wake(E_TX, now);
     }
   }
 
@@ -1494,6 +1575,8 @@ export class OffloadDevice implements StageDeviceView {
     const pool = this.pool;
     const now = this.clock.now();
     const model = this.model !== null;
+    // The transmit MAC sends one burst at a time.
+    if (model && this.macTx.resource.busyUntil > now) return 0;
     let n = 0;
     let bytes = 0;
     const start = burst.count;
@@ -1508,6 +1591,7 @@ export class OffloadDevice implements StageDeviceView {
     const t = this.macTx.run(now, n, bytes);
     for (let k = start; k < burst.count; k++) pool.ts[burst.idx[k]!] = model ? t : now;
     this.held -= n;
+    this.unblockTx(now);
     this.c[C.wireTxFrames]! += n;
     this.c[C.wireTxBytes]! += bytes;
     return n;
@@ -1535,7 +1619,11 @@ export class OffloadDevice implements StageDeviceView {
         this.flushFrees();
       }
     }
-    if (this.model !== null && q.size > 0) this.wake(E_EGRESS, q.headAt());
+    if (this.model !== null && q.size > 0) {
+      const h = q.headAt();
+      const b = this.macTx.resource.busyUntil;
+      this.wake(E_EGRESS, h > b ? h : b);
+    }
   }
 
   /** Free every buffer the device holds in its queues. Call when done. */

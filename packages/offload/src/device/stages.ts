@@ -178,7 +178,14 @@ class EswitchStage implements DeviceStage {
         const unicast = (data[p]! & 1) === 0;
         if (from === UPLINK_PORT) {
           d = unicast ? dev.vportByMac(dmac) : -1;
-          if (d < 0) d = dev.defaultVport;
+          if (d < 0) {
+            d = dev.defaultVport;
+            if (d < 0) {
+              // No vport for it and no default: the device has nowhere to put it.
+              b.drop[k] = this.noRoute;
+              continue;
+            }
+          }
         } else {
           d = unicast && dev.eastWest ? dev.vportByMac(dmac) : -1;
           if (d < 0) d = DEST_UPLINK;

@@ -106,7 +106,7 @@ export function compareReport(res: CompareResult): ReportData {
       yLabel: "Mpps delivered",
       x: vmsAxis,
       series: ["vhost-net", "offload"].map((b) => ({ label: BACKEND_LABEL[b]!, values: vmsAxis.map((v) => at(b, v, 1)?.mpps ?? null) })),
-      note: "North-south, flows spread over the VMs. The accelerated path stops at the 100 GbE line rate (148.8 Mpps at 64 B).",
+      note: "North-south, flows spread over the VMs. The accelerated path levels off where the device's shared pipeline saturates (or at the wire's line rate); the baseline grows only by adding host cores.",
     });
     charts.push({
       id: "scale-queues",

@@ -15,3 +15,5 @@ export { VirtioUserFrontend, VirtioUserQueuePair, type VirtioUserOptions, type F
 export * from "./vhost-net/index.js";
 // A guest: guest memory + virtio-net driver + VNF hook.
 export * from "./guest/index.js";
+// The TAP port (a Linux TAP interface as a core Port) and its responder / L2 forwarder apps.
+export * from "./tap/index.js";

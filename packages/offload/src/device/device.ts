@@ -494,16 +494,20 @@ export class Vport {
     return this.dev.controlVport(this.st, command);
   }
 
-  /** Serve a control virtqueue: execute every available command and write its ack. Returns commands served. */
-  serveControl(dq: DeviceQueue): number {
+  /**
+   * Serve a control virtqueue (in `mem`, default the guest memory the vport
+   * was attached with): execute every available command and write its ack.
+   * Returns commands served. Control path: allocates.
+   */
+  serveControl(dq: DeviceQueue, mem: GuestMemory = this.dev.vportMemory(this.st)): number {
     const chains = [new DescChain(Math.min(dq.size, MAX_SEGMENTS))];
     let n = 0;
     while (dq.popBurst(chains, 1) === 1) {
       const c = chains[0]!;
       const msg = new Uint8Array(c.readBytes);
-      readFromChain(this.dev.vportMemory(this.st), c, 0, msg, 0, msg.length);
+      readFromChain(mem, c, 0, msg, 0, msg.length);
       const ack = Uint8Array.of(this.control(msg));
-      const w = writeToChain(this.dev.vportMemory(this.st), c, 0, ack, 0, 1);
+      const w = writeToChain(mem, c, 0, ack, 0, 1);
       dq.pushUsed(c, w);
       n++;
     }

@@ -342,7 +342,7 @@ export const DPAA_LIKE_PROFILE: DeviceProfile = validateDeviceProfile({
   buffers: e(8192, "buffers", `assumption: buffers seeded into the buffer manager's pools by software (the T2080's BMan supports 64 pools, ${T2080_PB}, §4.10.2.3)`),
   maxFrameBytes: e(9600, "bytes", "assumption: jumbo frames, as DPAA Ethernet drivers allow"),
   maxQueuePairs: e(16, "queue pairs", "assumption: frame queues per vport offered to one guest"),
-  vports: e(64, "vports", "assumption"),
+  vports: e(64, "vports", "assumption: guest-facing functions one device serves, as many as the frame queues allow"),
   offloads: {
     rxChecksum: true,
     txChecksum: true,
@@ -410,7 +410,7 @@ export const GENERIC_SMARTNIC_PROFILE: DeviceProfile = validateDeviceProfile({
   },
   ingressFifoFrames: e(4096, "frames", "assumption: on-NIC receive buffering of a few hundred KB"),
   queueDepthFrames: e(1024, "frames", "assumption: frames held per receive queue while the guest has no posted buffer"),
-  egressFrames: e(4096, "frames", "assumption"),
+  egressFrames: e(4096, "frames", "assumption: transmit buffering for the uplink, as the receive side"),
   buffers: e(16384, "buffers", "assumption: on-NIC packet buffer memory in 2 KB units"),
   maxFrameBytes: e(9600, "bytes", "assumption: jumbo frames"),
   maxQueuePairs: e(64, "queue pairs", "assumption; matches DEFAULT_RSS_CAPS.maxQueuePairs"),

@@ -80,7 +80,12 @@ export function registerRun(program: Command): void {
       try {
         for (const [k, p] of points.entries()) {
           const label = p.vms !== undefined || p.queues !== undefined ? `${scenario.name}: ${p.vms ?? "-"} VM x ${p.queues ?? "-"} q` : scenario.name;
-          results.push(await runScenario(scenario, { ...p, onProgress: (f) => progress.update((k + f) / points.length, label) }));
+          try {
+            results.push(await runScenario(scenario, { ...p, onProgress: (f) => progress.update((k + f) / points.length, label) }));
+          } catch (e) {
+            if (e instanceof Error && /ports are part of the scenario format|has one uplink/.test(e.message)) throw new CliError(e.message);
+            throw e;
+          }
         }
       } finally {
         progress.stop();

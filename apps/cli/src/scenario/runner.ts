@@ -201,6 +201,10 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
   const windowNs = Math.max(1, durationNs - warmupNs);
   const quantum = opts.quantumNs ?? 100;
   const swept = opts.vms !== undefined || opts.queues !== undefined ? sweptVm(s) : null;
+  const unsupported = s.ports.find((p) => p.kind !== "trafgen");
+  if (unsupported !== undefined) {
+    throw new Error(`port "${unsupported.name}": ${unsupported.kind} ports are part of the scenario format, but the runner drives trafgen ports only so far (use \`nfvio tap\` or \`nfvio vhost-user\` for real peers)`);
+  }
 
   // VMs, with copies and the sweep point applied.
   const groups = new Map<string, Vm[]>();

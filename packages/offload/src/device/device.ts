@@ -1066,17 +1066,20 @@ export class OffloadDevice implements StageDeviceView {
     if (model) {
       const next = Math.min(this.wireIn.headAt(), this.vportIn.headAt());
       if (next !== Infinity) {
-        const first = this.stages[0]!.hw.resource.busyUntil;
+        // When the next batch's first stage is free; the gate decides the rest then.
+        const first = this.wireIn.size > 0 ? this.macRx.resource.busyUntil : this.stages[0]!.hw.resource.busyUntil;
         this.wake(E_PIPE, next > first ? next : first);
       }
     }
   }
 
   /**
-   * Earliest time the batch ready now may enter the pipeline without
-   * waiting at any stage: for each stage, when it is free minus how long the
-   * batch takes to reach it. (Drops inside the batch are not foreseen, so
-   * this errs on the side of waiting.)
+   * Earliest time the batch ready now may enter the pipeline so that it
+   * waits at no stage for more than one burst's worth of work: for each
+   * stage, when it is free, minus how long the batch takes to reach it,
+   * minus the time a full burst takes there (the buffer between stages).
+   * Overload therefore backs up into the FIFOs within about a burst per
+   * stage, never into an unbounded queue in the resources' future.
    */
   private pipeGate(readyBy: number): number {
     const pool = this.pool;
@@ -1101,18 +1104,21 @@ export class OffloadDevice implements StageDeviceView {
       bytes += pool.len[this.vportIn.idx[s]!]!;
     }
     if (n === 0) return -Infinity;
+    // A full burst of frames of this batch's mean size.
+    const full = room;
+    const fullBytes = (bytes / n) * room;
     let gate = -Infinity;
     let off = 0;
     if (nW > 0) {
-      gate = this.macRx.resource.busyUntil;
+      gate = this.macRx.resource.busyUntil - this.macRx.service(full, fullBytes);
       off = this.macRx.service(nW, bW) + this.macRx.flat.latencyNs;
     }
     for (const ps of this.stages) {
-      const g = ps.hw.resource.busyUntil - off;
+      const g = ps.hw.resource.busyUntil - off - ps.hw.service(full, fullBytes);
       if (g > gate) gate = g;
       off += ps.hw.service(n, bytes) + ps.hw.flat.latencyNs;
     }
-    const g = this.qm.resource.busyUntil - off;
+    const g = this.qm.resource.busyUntil - off - this.qm.service(full, fullBytes);
     return g > gate ? g : gate;
   }
 

@@ -496,7 +496,6 @@ export function formatIpv4(v: number): string {
 
 // ParseError bits of @nfvio/packet, as literals for the hot path (checked
 // against ParseError by test/flow-key-meta.test.ts).
-const PE_TRUNC_L2 = 1 << 0;
 const PE_TRUNC_L3 = 1 << 1;
 const PE_TRUNC_L4 = 1 << 2;
 const PE_VLANS = 1 << 4;

@@ -936,7 +936,7 @@ export class OffloadDevice implements StageDeviceView {
     if (kind === E_PIPE) this.pipeWork(time);
     else if (kind === E_TX) this.txWork(time);
     else if (kind === E_RX) this.rxWork(time);
-    else this.egressWork(time);
+    else this.egressWork();
   }
 
   /**
@@ -949,7 +949,7 @@ export class OffloadDevice implements StageDeviceView {
     this.txWork(now);
     for (let k = 0; k < 64 && this.wireIn.size + this.vportIn.size > 0; k++) this.pipeWork(now);
     this.rxWork(now);
-    if (this.wire !== null) this.egressWork(now);
+    if (this.wire !== null) this.egressWork();
     return this.c[C.pipelineFrames]! + this.c[C.txChains]! + this.c[C.deliveredFrames]! + this.c[C.wireTxFrames]! + this.dropped !== before;
   }
 
@@ -1189,7 +1189,8 @@ export class OffloadDevice implements StageDeviceView {
       }
     }
     if (rxWake) this.wake(E_RX, t);
-    if (egWake && this.wire !== null) this.wake(E_EGRESS, t);
+    // Without a wire port the event only marks when frames become ready for `uplink.rx` (a model engine breathes then).
+    if (egWake) this.wake(E_EGRESS, t);
   }
 
   // ---------------------------------------------------------------------------
@@ -1585,8 +1586,11 @@ export class OffloadDevice implements StageDeviceView {
     const pool = this.pool;
     const now = this.clock.now();
     const model = this.model !== null;
-    // The transmit MAC sends one burst at a time.
-    if (model && this.macTx.resource.busyUntil > now) return 0;
+    // The transmit MAC sends one burst at a time; a puller is told when it is free again.
+    if (model && this.macTx.resource.busyUntil > now) {
+      if (q.size > 0) this.wake(E_EGRESS, this.macTx.resource.busyUntil);
+      return 0;
+    }
     let n = 0;
     let bytes = 0;
     const start = burst.count;
@@ -1607,9 +1611,9 @@ export class OffloadDevice implements StageDeviceView {
     return n;
   }
 
-  private egressWork(now: number): void {
+  private egressWork(): void {
     const wire = this.wire;
-    if (wire === null) return;
+    if (wire === null) return; // frames wait for uplink.rx
     const out = this.out;
     const q = this.egress;
     for (;;) {

@@ -107,12 +107,6 @@ export class OffloadFabric implements Fabric {
       ids.push(id);
       vps.push(vp);
     }
-    // WORKAROUND (remove when @nfvio/offload fixes it): OffloadDevice.txWork turns a transmit queue's
-    // notifications off while it serves it and, when a burst empties the ring (n < burst, nothing
-    // pending), returns without turning them on again or rescheduling; a guest that kicks only when
-    // the device asks (EVENT_IDX) then never kicks again and its TX ring fills. Until then every TX
-    // burst rings the doorbell (a write into the mapped notification area: no exit, no host CPU).
-    vm.onTransmit = (queue, meter) => vps[queue]!.kick(1, meter);
     this.vportsOf.set(vm.name, ids);
   }
 

@@ -1432,6 +1432,15 @@ export class OffloadDevice implements StageDeviceView {
         if (model) this.vportIn.stampFrom(before, tOut);
         this.signal(st, dq, q.vq, model ? tRead : this.clock.now());
         if (n === room || dq.pending() > 0) more = true;
+        else {
+          // The burst emptied the ring: ask for a kick before going idle, then look once more, since the
+          // driver may have added buffers before it saw the flag (virtio 1.2 §2.7.10, §2.8.10).
+          dq.setNotify(true);
+          if (!dq.broken && dq.pending() > 0) {
+            dq.setNotify(false);
+            more = true;
+          }
+        }
       }
     }
     const end = rd.t;

@@ -73,6 +73,18 @@ describe("east-west: VM1 TX -> eSwitch -> VM2 RX", () => {
     });
   }
 
+  for (const ring of ["split", "packed"]) {
+    it(`asks VM1 for a kick again once its TX ring is drained, so a later frame is not stranded (${ring} rings)`, () => {
+      const r = eastWest(100, ring);
+      const tx = r.vm1.driver(1); // queue pair 0: RX is vq 0, TX is vq 1 (virtio 1.2 §5.1.2)
+      // One more buffer after the device went idle: the driver must see that the device wants a kick.
+      const addrs = new Float64Array([r.vm1.gpaOf(0)]);
+      const lens = new Uint32Array([64]);
+      expect(tx.add(addrs, lens, 1, 0, 0xffff)).toBe(true);
+      expect(tx.publish()).toBe(true);
+    });
+  }
+
   it("is deterministic under the model clock", () => {
     const a = eastWest(300);
     const b = eastWest(300);

@@ -96,6 +96,7 @@ import {
   type RingPlacement,
 } from "@nfvio/virtio";
 import { FlowClassifier, type TableConfig } from "../classifier/classifier.js";
+import { MIRROR_UPLINK, VA_MIRROR } from "../classifier/verdict.js";
 import { OffloadError } from "../errors.js";
 import { parseMac } from "../flow-key.js";
 import { RssDistributor, decodeRssCommand } from "../rss.js";
@@ -179,6 +180,10 @@ export const DEVICE_COUNTERS = [
   "interruptsSuppressed",
   "controlCommands",
   "controlErrors",
+  "mirrorCopies",
+  "mirrorBytes",
+  "mirrorNoBuffer",
+  "mirrorNoRoute",
 ] as const;
 
 /** Per-vport counter suffixes: `vport0.rxFrames`, ... */
@@ -908,15 +913,16 @@ export class OffloadDevice implements StageDeviceView {
   }
 
   /**
-   * Frames in and out: offered (from the wire, from guests' TX chains, and
-   * extra segments TSO made), delivered (into guests and to the wire),
+   * Frames in and out: offered (from the wire, from guests' TX chains,
+   * extra segments TSO made, and mirror copies the device made, which
+   * `mirrorCopies` counts apart), delivered (into guests and to the wire),
    * dropped (all reasons) and still in flight. offered = delivered +
    * dropped + inFlight.
    */
   conservation(): { offered: number; delivered: number; dropped: number; inFlight: number } {
     const c = this.c;
     return {
-      offered: c[C.wireRxFrames]! + c[C.txChains]! + c[C.tsoSegments]! - c[C.tsoFrames]!,
+      offered: c[C.wireRxFrames]! + c[C.txChains]! + c[C.tsoSegments]! - c[C.tsoFrames]! + c[C.mirrorCopies]!,
       delivered: c[C.deliveredFrames]! + c[C.wireTxFrames]!,
       dropped: this.dropped,
       inFlight: this.framesQueued,
@@ -1172,9 +1178,15 @@ export class OffloadDevice implements StageDeviceView {
     const fault = this.drops.get("ringFault")!;
     let rxWake = false;
     let egWake = false;
+    const acts = b.verdicts.actions;
     for (let k = 0; k < b.count; k++) {
       const i = b.idx[k]!;
       const d = b.dest[k]!;
+      if (acts[k]! & VA_MIRROR) {
+        const r = this.mirrorCopy(i, b.verdicts.mirror[k]!, at);
+        if (r === 1) rxWake = true;
+        else if (r === 2) egWake = true;
+      }
       if (d === DEST_UPLINK) {
         if (this.egress.push(i, at, 0, 0, 0, 0)) egWake = true;
         else this.dropFrame(i, eFull);
@@ -1191,6 +1203,62 @@ export class OffloadDevice implements StageDeviceView {
     if (rxWake) this.wake(E_RX, t);
     // Without a wire port the event only marks when frames become ready for `uplink.rx` (a model engine breathes then).
     if (egWake) this.wake(E_EGRESS, t);
+  }
+
+  /**
+   * Mirror action: a copy of frame `i` (as it leaves the pipeline, after any
+   * rewrite) into a fresh device buffer, moved inside the device (counted in
+   * `mirrorBytes`, never in `hostCopyBytes`), queued to the uplink or to
+   * receive queue 0 of the target vport. No buffer: `mirrorNoBuffer`; a
+   * target vport not attached: `mirrorNoRoute`; the original goes on either
+   * way. Returns 1 when queued to a vport, 2 to the uplink, 0 otherwise.
+   */
+  private mirrorCopy(i: number, target: number, at: number): number {
+    const c = this.c;
+    let st: VportState | undefined;
+    if (target !== MIRROR_UPLINK) {
+      st = this.vports[target];
+      if (st === undefined || !st.attached || st.rx.length === 0) {
+        c[C.mirrorNoRoute]! += 1;
+        return 0;
+      }
+    }
+    if (this.held >= this.bufferLimit) {
+      c[C.mirrorNoBuffer]! += 1;
+      return 0;
+    }
+    const pool = this.pool;
+    const j = pool.alloc();
+    if (j < 0) {
+      c[C.mirrorNoBuffer]! += 1;
+      return 0;
+    }
+    const len = pool.len[i]!;
+    const o = pool.append(j, len);
+    if (o < 0) {
+      pool.free(j);
+      c[C.mirrorNoBuffer]! += 1;
+      return 0;
+    }
+    const src = pool.start(i);
+    pool.data.copyWithin(o, src, src + len);
+    pool.mark[j] = pool.mark[i]!;
+    this.held++;
+    c[C.mirrorCopies]! += 1;
+    c[C.mirrorBytes]! += len;
+    if (st === undefined) {
+      if (this.egress.push(j, at, 0, 0, 0, 0)) return 2;
+      this.dropFrame(j, this.drops.get("egressFull")!);
+      return 0;
+    }
+    const q = st.rx[0]!;
+    if (q.dq.broken) this.dropFrame(j, this.drops.get("ringFault")!);
+    else if (q.fifo.push(j, at, UPLINK_PORT, 0, 0, 0)) return 1;
+    else {
+      this.dropFrame(j, this.drops.get("queueFull")!);
+      c[st.cDrops]! += 1;
+    }
+    return 0;
   }
 
   // ---------------------------------------------------------------------------

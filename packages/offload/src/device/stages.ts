@@ -7,7 +7,8 @@
  *   frame is flagged (its key carries `FKE_*` bits) and counted; it is
  *   dropped only with `dropMalformed`.
  * - `classifier`: the device's {@link FlowClassifier} over the keys; a drop
- *   fate drops, a mark sets the buffer's mark.
+ *   fate drops, a mark sets the buffer's mark, VLAN push/pop and VXLAN
+ *   encap/decap rewrite the frame in its buffer (see `./actions.ts`).
  * - `eswitch`: the embedded switch. A vport or uplink fate from the
  *   classifier decides; otherwise the destination MAC does: from the
  *   uplink, the vport with that MAC (or the default vport); from a vport,
@@ -28,15 +29,15 @@ import type { Meter } from "@nfvio/core";
 import { parse, verifyChecksums } from "@nfvio/packet";
 import { VIRTIO_NET_HDR_F_DATA_VALID } from "@nfvio/virtio";
 import { z } from "zod";
-import { FATE_DROP, FATE_QUEUE, FATE_RSS, FATE_UPLINK, FATE_VPORT, VA_MARK, VA_MIRROR, VA_VLAN_POP, VA_VLAN_PUSH, VA_VXLAN_DECAP, VA_VXLAN_ENCAP } from "../classifier/verdict.js";
+import { FATE_DROP, FATE_QUEUE, FATE_RSS, FATE_UPLINK, FATE_VPORT, VA_MARK, VA_VLAN_POP, VA_VLAN_PUSH, VA_VXLAN_DECAP, VA_VXLAN_ENCAP } from "../classifier/verdict.js";
 import { flowKeyFromMeta } from "../flow-key.js";
+import { encapSourcePort, vlanPop, vlanPush, vxlanDecap, vxlanEncap } from "./actions.js";
 import { DEST_UPLINK, UPLINK_PORT, registerStage, type DeviceStage, type PipelineBatch, type StageEnv } from "./stage.js";
 
 const parseFrame = parse;
 const keyFromMeta = flowKeyFromMeta;
 const verify = verifyChecksums;
 const DATA_VALID = VIRTIO_NET_HDR_F_DATA_VALID;
-const UNAPPLIED = VA_VLAN_PUSH | VA_VLAN_POP | VA_VXLAN_ENCAP | VA_VXLAN_DECAP | VA_MIRROR;
 
 // ---- parser ----
 
@@ -94,12 +95,34 @@ registerStage({
 
 // ---- classifier ----
 
+const REWRITE = VA_VLAN_PUSH | VA_VLAN_POP | VA_VXLAN_ENCAP | VA_VXLAN_DECAP;
+
+/**
+ * The classifier, then the frame-rewriting actions applied in place in the
+ * frame's device buffer, in this order: VXLAN decap, VLAN pop, VLAN push,
+ * VXLAN encap. A rewritten frame is parsed again so later stages (receive
+ * checksum) see its new headers; its flow key stays the classified one.
+ * - `vlanPop` of an untagged frame leaves it as it is (`vlanPopNoTag`).
+ * - `vxlanDecap` of a frame that is not VXLAN (possible only with a rule
+ *   matching the VNI word of a non-tunnel key) leaves it as it is and
+ *   delivers it (`decapNotVxlan`), like a pop without a tag.
+ * - A push or encap without headroom in the buffer drops the frame
+ *   (`drop.actionNoRoom`); with the pool's 128 bytes it does not happen.
+ * Mirroring is done by the device when it queues the frame.
+ */
 class ClassifierStage implements DeviceStage {
   readonly kind = "classifier";
   private readonly cDropped: number;
   private readonly cMarked: number;
   private readonly cUnapplied: number;
+  private readonly cPush: number;
+  private readonly cPop: number;
+  private readonly cPopNoTag: number;
+  private readonly cEncap: number;
+  private readonly cDecap: number;
+  private readonly cDecapNotVxlan: number;
   private readonly dropCode: number;
+  private readonly noRoom: number;
 
   constructor(
     readonly name: string,
@@ -108,14 +131,23 @@ class ClassifierStage implements DeviceStage {
     this.cDropped = env.counter("dropped");
     this.cMarked = env.counter("marked");
     this.cUnapplied = env.counter("unappliedActions");
+    this.cPush = env.counter("vlanPushed");
+    this.cPop = env.counter("vlanPopped");
+    this.cPopNoTag = env.counter("vlanPopNoTag");
+    this.cEncap = env.counter("vxlanEncapped");
+    this.cDecap = env.counter("vxlanDecapped");
+    this.cDecapNotVxlan = env.counter("decapNotVxlan");
     this.dropCode = env.dropCode("classifier");
+    this.noRoom = env.dropCode("actionNoRoom");
   }
 
   process(b: PipelineBatch): void {
     const v = b.verdicts;
-    this.env.device.classifier.classify(b.keys, b.count, v);
+    const cls = this.env.device.classifier;
+    cls.classify(b.keys, b.count, v);
     const c = this.env.counters;
-    const mark = b.pool.mark;
+    const pool = b.pool;
+    const mark = pool.mark;
     for (let k = 0; k < b.count; k++) {
       if (v.fate[k] === FATE_DROP) {
         b.drop[k] = this.dropCode;
@@ -123,21 +155,57 @@ class ClassifierStage implements DeviceStage {
         continue;
       }
       const a = v.actions[k]!;
+      const i = b.idx[k]!;
       if (a & VA_MARK) {
-        mark[b.idx[k]!] = v.mark[k]!;
+        mark[i] = v.mark[k]!;
         c[this.cMarked]! += 1;
       }
-      if (a & UNAPPLIED) c[this.cUnapplied]! += 1;
+      if ((a & REWRITE) === 0) continue;
+      let changed = false;
+      if (a & VA_VXLAN_DECAP) {
+        if (vxlanDecap(pool, i, b.metas[k]!)) {
+          changed = true;
+          c[this.cDecap]! += 1;
+        } else c[this.cDecapNotVxlan]! += 1;
+      }
+      if (a & VA_VLAN_POP) {
+        if (vlanPop(pool, i)) {
+          changed = true;
+          c[this.cPop]! += 1;
+        } else c[this.cPopNoTag]! += 1;
+      }
+      if (a & VA_VLAN_PUSH) {
+        if (!vlanPush(pool, i, v.vlanTci[k]!)) {
+          b.drop[k] = this.noRoom;
+          continue;
+        }
+        changed = true;
+        c[this.cPush]! += 1;
+      }
+      if (a & VA_VXLAN_ENCAP) {
+        const t = cls.encapTemplate(v.encap[k]!);
+        if (t === undefined) {
+          // The rule went away between classify and here: cannot happen within a batch.
+          c[this.cUnapplied]! += 1;
+        } else if (!vxlanEncap(pool, i, t, encapSourcePort(b.keys[k]!))) {
+          b.drop[k] = this.noRoom;
+          continue;
+        } else {
+          changed = true;
+          c[this.cEncap]! += 1;
+        }
+      }
+      if (changed) parseFrame(pool.data, pool.start(i), pool.len[i]!, b.metas[k]!);
     }
   }
 }
 
 registerStage({
   kind: "classifier",
-  description: "the device's FlowClassifier (exact-match and wildcard tables with jumps): fate, mark and counters per frame",
+  description: "the device's FlowClassifier (exact-match and wildcard tables with jumps): fate, mark, counters, and the VLAN push/pop and VXLAN encap/decap actions applied in place",
   schema: z.object({}).strict(),
-  counters: ["dropped", "marked", "unappliedActions"],
-  dropReasons: ["classifier"],
+  counters: ["dropped", "marked", "unappliedActions", "vlanPushed", "vlanPopped", "vlanPopNoTag", "vxlanEncapped", "vxlanDecapped", "decapNotVxlan"],
+  dropReasons: ["classifier", "actionNoRoom"],
   create: (_o, env) => new ClassifierStage(env.name, env),
 });
 

@@ -9,6 +9,7 @@ export { mapMemoryTable, MemoryMapError, VhostUserMemory, type MappedRegion } fr
 export { VhostUserSession, type SessionOptions } from "./vhost-user/session.js";
 export { VhostUserServer, type VhostUserServerOptions } from "./vhost-user/server.js";
 export { VhostUserNetDevice, NET_DEVICE_FEATURES, NET_MODES, type NetMode, type NetDeviceOptions, type QueueCounters, type SchedulerStats } from "./vhost-user/net.js";
+export { VnfStage, DEFAULT_VNF_SLOT, type FrameBurst, type FrameProcessor } from "./vhost-user/vnf-device.js";
 export { FrontendChannel } from "./vhost-user/channel.js";
 export { VirtioUserFrontend, VirtioUserQueuePair, type VirtioUserOptions, type FrontendQueueCounters } from "./vhost-user/frontend.js";
 // The vhost-net baseline model (device, notifications, offload metadata, modelled and threaded runs).

@@ -1,9 +1,12 @@
 /**
  * `nfvio vhost-user`: serve a virtio-net device behind a vhost-user socket
- * until SIGINT/SIGTERM, then print per-queue counters.
+ * until SIGINT/SIGTERM, then print per-queue counters. With `--mode vnf`
+ * the frames the front-end transmits go through a VNF of `@nfvio/vnf`
+ * (`--vnf FILE` or `--vnf-kind KIND`); VNF port k is queue pair k mod N.
  */
 import type { Command } from "commander";
 import { NET_MODES, VhostUserNetDevice, VhostUserServer, type LogLevel, type NetMode, type QueueCounters, type SchedulerStats } from "@nfvio/vhost";
+import { createVnf, loadVnf, VNF_KINDS, VnfError, type Vnf, type VnfKind, type VnfSpec } from "@nfvio/vnf";
 import { CliError, positive, table } from "../output.js";
 
 interface VhostUserOptions {
@@ -11,6 +14,8 @@ interface VhostUserOptions {
   client?: boolean;
   queues: number;
   mode: string;
+  vnf?: string;
+  vnfKind?: string;
   idleMs: number;
   verbose?: boolean;
   json?: boolean;
@@ -33,6 +38,46 @@ export interface VhostUserReport {
    */
   rate: { frames: number; seconds: number; mpps: number; peakMpps: number };
   scheduler: SchedulerStats;
+  /** With `--mode vnf`: the VNF's kind, port count and non-zero counters (`rx`, `tx`, `dropped`, `drop.<reason>`, ...). */
+  vnf?: { kind: string; ports: number; counters: Record<string, number> };
+}
+
+/**
+ * The configuration `--vnf-kind` uses: macswap with one port per queue pair
+ * (each pair reflects onto itself); l2fwd with one port per pair when the
+ * pair count is even, else two ports (pair 0 forwards to itself); other kinds
+ * as their schema defaults, if they have a complete default.
+ */
+export function defaultVnfSpec(kind: VnfKind, queuePairs: number): VnfSpec {
+  switch (kind) {
+    case "macswap":
+      return { kind, config: { ports: queuePairs } };
+    case "l2fwd": {
+      const ports = queuePairs % 2 === 0 ? queuePairs : 2;
+      return { kind, config: { ports: Array.from({ length: ports }, () => ({})) } };
+    }
+    default:
+      return { kind };
+  }
+}
+
+/** Build the VNF of `--vnf FILE` or `--vnf-kind KIND`; configuration errors become usage errors. */
+export function vnfFromOptions(opts: { vnf?: string; vnfKind?: string }, queuePairs: number): Vnf {
+  if ((opts.vnf === undefined) === (opts.vnfKind === undefined)) throw new CliError("--mode vnf needs --vnf FILE or --vnf-kind KIND (one of them)");
+  try {
+    if (opts.vnf !== undefined) return loadVnf(opts.vnf);
+    const kind = opts.vnfKind as VnfKind;
+    if (!VNF_KINDS.includes(kind)) throw new CliError(`--vnf-kind must be one of ${VNF_KINDS.join(", ")}, got "${opts.vnfKind}"`);
+    try {
+      return createVnf(defaultVnfSpec(kind, queuePairs));
+    } catch (e) {
+      if (e instanceof VnfError && e.kind === "config") throw new CliError(`--vnf-kind ${kind} has no default configuration; give --vnf FILE\n${e.message}`);
+      throw e;
+    }
+  } catch (e) {
+    if (e instanceof VnfError) throw new CliError(e.message);
+    throw e;
+  }
 }
 
 export function formatErrors(errors: Record<string, number>): string {
@@ -54,20 +99,24 @@ export function registerVhostUser(program: Command): void {
     .requiredOption("--socket <path>", "vhost-user socket path (created with mode 0600 unless --client)")
     .option("--client", "connect to a front-end that listens at --socket (reconnects after it goes away)")
     .option("--queues <n>", "queue pairs", positive("--queues", true), 1)
-    .option("--mode <mode>", `datapath: ${NET_MODES.join(", ")}`, "drop")
+    .option("--mode <mode>", `datapath: ${NET_MODES.join(", ")} (vnf: frames go through the VNF of --vnf or --vnf-kind; VNF port k is queue pair k mod N)`, "drop")
+    .option("--vnf <file>", "with --mode vnf: the VNF as { kind, config } in a .json, .yaml or .yml file")
+    .option("--vnf-kind <kind>", `with --mode vnf: a VNF with its default configuration (${VNF_KINDS.join(", ")}; macswap, l2fwd and firewall have one)`)
     .option("--idle-ms <ms>", "keep polling this long after the last frame before sleeping on kick eventfds", Number, 1)
     .option("-v, --verbose", "log connections and ring set-up to stderr")
     .option("--json", "print one JSON object")
     .action(async (opts: VhostUserOptions) => {
       if (!NET_MODES.includes(opts.mode as NetMode)) throw new CliError(`--mode must be one of ${NET_MODES.join(", ")}, got "${opts.mode}"`);
       if (opts.queues > 128) throw new CliError(`--queues must be at most 128, got ${opts.queues}`);
+      if (opts.mode !== "vnf" && (opts.vnf !== undefined || opts.vnfKind !== undefined)) throw new CliError("--vnf and --vnf-kind need --mode vnf");
+      const vnf = opts.mode === "vnf" ? vnfFromOptions(opts, opts.queues) : null;
       if (!Number.isFinite(opts.idleMs) || opts.idleMs < 0) throw new CliError(`--idle-ms must be a non-negative number`);
       const levels: LogLevel[] = opts.verbose ? ["info", "warn", "error"] : ["warn", "error"];
       const log = (level: LogLevel, message: string): void => {
         if (levels.includes(level)) process.stderr.write(`nfvio vhost-user ${level}: ${message}\n`);
       };
       const mode = opts.mode as NetMode;
-      const device = new VhostUserNetDevice({ queuePairs: opts.queues, mode, idleMs: opts.idleMs, log });
+      const device = new VhostUserNetDevice({ queuePairs: opts.queues, mode, idleMs: opts.idleMs, log, ...(vnf ? { processor: vnf } : {}) });
       const role = opts.client ? "client" : "server";
       const server = new VhostUserServer({ path: opts.socket, role, device, log });
       try {
@@ -75,7 +124,7 @@ export function registerVhostUser(program: Command): void {
       } catch (e) {
         throw new CliError(`cannot serve ${opts.socket}: ${(e as Error).message}`);
       }
-      if (!opts.json) process.stderr.write(`nfvio vhost-user: ${role === "server" ? "listening on" : "connecting to"} ${opts.socket} (${opts.queues} queue pair(s), ${mode}); Ctrl-C to stop\n`);
+      if (!opts.json) process.stderr.write(`nfvio vhost-user: ${role === "server" ? "listening on" : "connecting to"} ${opts.socket} (${opts.queues} queue pair(s), ${mode}${vnf ? ` ${vnf.kind}, ${vnf.portCount} port(s)` : ""}); Ctrl-C to stop\n`);
       const started = performance.now();
       // Rate: sample the transmit frame count every 100 ms; traffic spans the first to the last sample that moved.
       const txFrames = (): number => device.counters().reduce((n, q) => (q.direction === "tx" ? n + q.frames : n), 0);
@@ -135,10 +184,12 @@ export function registerVhostUser(program: Command): void {
         totals: { rx: sum("rx"), tx: sum("tx"), errors: queues.reduce((n, q) => n + Object.values(q.errors).reduce((a, b) => a + b, 0), 0) },
         rate: { frames: rateFrames, seconds: rateSeconds, mpps: rateSeconds > 0 ? rateFrames / rateSeconds / 1e6 : 0, peakMpps: peak / 1e6 },
         scheduler: { ...device.sched },
+        ...(vnf ? { vnf: { kind: vnf.kind, ports: vnf.portCount, counters: vnf.counters.snapshot(true) } } : {}),
       };
       if (opts.json) process.stdout.write(JSON.stringify(report) + "\n");
       else {
         process.stdout.write(queueTable(queues) + "\n");
+        if (report.vnf) process.stdout.write(`vnf ${report.vnf.kind} (${report.vnf.ports} port(s)): ${formatErrors(report.vnf.counters)}\n`);
         process.stdout.write(`connections ${report.connections}, refused ${report.refused}; transmit rate ${report.rate.mpps.toFixed(3)} Mpps over ${rateSeconds.toFixed(2)} s; wakeups ${report.scheduler.wakeups}, kicks ${report.scheduler.kicks}, calls ${report.scheduler.calls}\n`);
       }
     });

@@ -6,6 +6,9 @@
  *   same pair (a loopback cable).
  * - `macswap`: as echo, with the destination and source MAC addresses
  *   swapped, so a peer that sends to us sees its frames come back to it.
+ * - `vnf`: every frame goes through a {@link FrameProcessor} (a VNF) and
+ *   what it forwards out of port k goes to receiveq `k mod pairs`
+ *   (`vnf-device.ts`).
  *
  * Queue numbering (virtio 1.2 §5.1.2): vring 2k is receiveq k+1, 2k+1 is
  * transmitq k+1.
@@ -67,9 +70,11 @@ import {
 } from "@nfvio/virtio";
 import { copyChainToChain } from "./copy.js";
 import { silentLogger, type Logger, type VhostUserDevice, type VhostUserVring } from "./device.js";
+import { VnfStage, type FrameProcessor } from "./vnf-device.js";
 
-export type NetMode = "drop" | "echo" | "macswap";
-export const NET_MODES: readonly NetMode[] = ["drop", "echo", "macswap"];
+export type NetMode = "drop" | "echo" | "macswap" | "vnf";
+/** Every datapath; `vnf` needs a `processor` (see `vnf-device.ts`). */
+export const NET_MODES: readonly NetMode[] = ["drop", "echo", "macswap", "vnf"];
 
 /** Features the network device offers (MQ is added when it has more than one queue pair). */
 export const NET_DEVICE_FEATURES = VIRTIO_F_VERSION_1 | VIRTIO_F_RING_PACKED | VIRTIO_F_EVENT_IDX | VIRTIO_F_INDIRECT_DESC | VIRTIO_NET_F_MRG_RXBUF;
@@ -79,6 +84,10 @@ export interface NetDeviceOptions {
   queuePairs?: number;
   /** Datapath (default "drop"). */
   mode?: NetMode;
+  /** The frame processor (a VNF) of mode "vnf"; required there, refused otherwise. */
+  processor?: FrameProcessor;
+  /** Scratch bytes per frame in mode "vnf" (default 9216); longer frames are counted as `frame_too_long` and dropped. */
+  vnfSlotSize?: number;
   /** Frames per burst (default 32). */
   burst?: number;
   /** Rounds of one burst per queue pair in one event-loop turn (default 8). */
@@ -137,6 +146,7 @@ class Counters {
 }
 
 class Pair {
+  constructor(readonly index: number) {}
   rx: VhostUserVring | null = null;
   tx: VhostUserVring | null = null;
   readonly rxc = new Counters();
@@ -173,6 +183,9 @@ export class VhostUserNetDevice implements VhostUserDevice {
   private readonly mac = new Uint8Array(12);
   private readonly written = new Uint32Array(MAX_MERGE);
   private readonly turn = (): void => this.onTurn();
+  private readonly stage: VnfStage | null;
+  /** Pairs whose receive ring got frames in this vnf burst (to publish once each). */
+  private readonly touched: Uint8Array;
 
   constructor(options: NetDeviceOptions = {}) {
     const pairs = options.queuePairs ?? 1;
@@ -187,7 +200,11 @@ export class VhostUserNetDevice implements VhostUserDevice {
     this.features = options.features ?? (NET_DEVICE_FEATURES | (pairs > 1 ? VIRTIO_NET_F_MQ : 0n));
     this.vrings = 2 * pairs;
     this.queueNum = pairs;
-    this.pairs = Array.from({ length: pairs }, () => new Pair());
+    this.pairs = Array.from({ length: pairs }, (_, i) => new Pair(i));
+    if (this.mode === "vnf" && !options.processor) throw new RangeError(`mode "vnf" needs a processor`);
+    if (this.mode !== "vnf" && options.processor) throw new RangeError(`a processor is only used in mode "vnf"`);
+    this.stage = options.processor ? new VnfStage(options.processor, this.burst, options.vnfSlotSize) : null;
+    this.touched = new Uint8Array(pairs);
   }
 
   // -------------------------------------------------------------------------
@@ -356,6 +373,7 @@ export class VhostUserNetDevice implements VhostUserDevice {
       if (q.brokenBy !== null) this.reportBroken(p, tx, 1);
       return 0;
     }
+    if (this.stage !== null) return this.processVnf(p, tx, n, this.stage);
     const hdr = this.hdr;
     const txc = p.txc;
     const rxv = p.rx;
@@ -371,7 +389,7 @@ export class VhostUserNetDevice implements VhostUserDevice {
         txc.bytes += len;
         if (deliver) {
           if (rxq === null) p.rxc.count("rx_not_ready");
-          else this.deliver(p, rxq, mem, c, len);
+          else this.deliver(p, rxq, mem, c, len, null, 0);
         }
       }
       q.pushUsed(c, 0);
@@ -403,8 +421,86 @@ export class VhostUserNetDevice implements VhostUserDevice {
     return q.popBurst(p.one, 1) === 1 ? slot : null;
   }
 
-  /** Copy one frame (`len` bytes after the header of `src`) into receive buffers of `q`. */
-  private deliver(p: Pair, q: DeviceQueue, mem: GuestMemory, src: DescChain, len: number): void {
+  /**
+   * Mode "vnf": copy the burst's frames out of their chains (returning the
+   * transmit buffers), run the processor, deliver what it forwards and
+   * originates to receiveq `port mod pairs`.
+   */
+  private processVnf(p: Pair, tx: VhostUserVring, n: number, stage: VnfStage): number {
+    const q = tx.queue!;
+    const chains = p.txChains;
+    const hdr = this.hdr;
+    const txc = p.txc;
+    const mem = tx.memory!;
+    const proc = stage.processor;
+    const inPort = p.index % proc.portCount;
+    const scratch = stage.scratch;
+    const slotSize = stage.slotSize;
+    let m = 0;
+    for (let i = 0; i < n; i++) {
+      const c = chains[i]!;
+      const len = c.readBytes - hdr;
+      if (len < ETH_HLEN) txc.count("short_frame");
+      else if (len > slotSize) txc.count("frame_too_long");
+      else {
+        txc.frames++;
+        txc.bytes += len;
+        if (tx.enabled) {
+          const o = stage.slot(m, inPort, len);
+          readFromChain(mem, c, hdr, scratch, o, len);
+          m++;
+        }
+      }
+      q.pushUsed(c, 0);
+    }
+    if (q.publishUsed()) this.callOf(tx);
+    if (q.brokenBy !== null) this.reportBroken(p, tx, 1);
+    if (m === 0) return n;
+    const verdicts = stage.verdicts;
+    proc.process(stage.burst, m, verdicts);
+    const touched = this.touched;
+    const b = stage.burst;
+    for (let i = 0; i < m; i++) {
+      const v = verdicts[i]!;
+      if (v >= 0) this.deliverOut(v, b.bufs[i]!, b.offsets[i]!, b.lengths[i]!);
+    }
+    const ob = proc.outbox;
+    if (ob && ob.count > 0) {
+      const obb = ob.burst;
+      for (let i = 0; i < ob.count; i++) this.deliverOut(obb.ports[i]!, obb.bufs[i]!, obb.offsets[i]!, obb.lengths[i]!);
+      ob.clear();
+    }
+    for (let j = 0; j < touched.length; j++) {
+      if (touched[j] === 0) continue;
+      touched[j] = 0;
+      const rp = this.pairs[j]!;
+      const rxv = rp.rx;
+      if (rxv === null || !rxv.started || rxv.queue === null) continue;
+      const rxq = rxv.queue;
+      if (rxq.publishUsed()) this.callOf(rxv);
+      if (rxq.brokenBy !== null) this.reportBroken(rp, rxv, 0);
+    }
+    return n;
+  }
+
+  /** Deliver one processed frame out of processor port `port` (receiveq `port mod pairs`). */
+  private deliverOut(port: number, bytes: Uint8Array, off: number, len: number): void {
+    const j = port % this.pairs.length;
+    const rp = this.pairs[j]!;
+    const rxv = rp.rx;
+    if (rxv === null || !rxv.started || !rxv.enabled || rxv.queue === null || rxv.queue.brokenBy !== null || rxv.memory === null) {
+      rp.rxc.count("rx_not_ready");
+      return;
+    }
+    this.touched[j] = 1;
+    this.deliver(rp, rxv.queue, rxv.memory, null, len, bytes, off);
+  }
+
+  /**
+   * Copy one frame into receive buffers of `q`: `len` bytes after the header
+   * of `src`, or (with `src` null) `bytes[off .. off + len)`.
+   */
+  private deliver(p: Pair, q: DeviceQueue, mem: GuestMemory, src: DescChain | null, len: number, bytes: Uint8Array | null, off: number): void {
     const hdr = this.hdr;
     const need = hdr + len;
     const use = p.use;
@@ -446,7 +542,9 @@ export class VhostUserNetDevice implements VhostUserDevice {
       h[11] = k >>> 8;
     }
     writeToChain(mem, use[0]!, 0, h, 0, hdr);
-    if (this.mode === "macswap" && len >= 12) {
+    if (src === null) {
+      this.writeFrame(mem, use, k, 0, bytes!, off, len);
+    } else if (this.mode === "macswap" && len >= 12) {
       readFromChain(mem, src, hdr, this.mac, 0, 12);
       const m = this.mac;
       for (let i = 0; i < 6; i++) {
@@ -454,7 +552,7 @@ export class VhostUserNetDevice implements VhostUserDevice {
         m[i] = m[i + 6]!;
         m[i + 6] = t;
       }
-      this.writeFrame(mem, use, k, 0, m, 12);
+      this.writeFrame(mem, use, k, 0, m, 0, 12);
       this.copyFrame(mem, use, k, src, hdr + 12, 12, len - 12);
     } else {
       this.copyFrame(mem, use, k, src, hdr, 0, len);
@@ -488,7 +586,7 @@ export class VhostUserNetDevice implements VhostUserDevice {
     }
   }
 
-  private writeFrame(mem: GuestMemory, use: readonly (DescChain | null)[], k: number, at: number, bytes: Uint8Array, n: number): void {
+  private writeFrame(mem: GuestMemory, use: readonly (DescChain | null)[], k: number, at: number, bytes: Uint8Array, off: number, n: number): void {
     let pos = this.hdr + at;
     let done = 0;
     for (let j = 0; j < k && done < n; j++) {
@@ -497,7 +595,7 @@ export class VhostUserNetDevice implements VhostUserDevice {
         pos -= r.writeBytes;
         continue;
       }
-      done += writeToChain(mem, r, pos, bytes, done, n - done);
+      done += writeToChain(mem, r, pos, bytes, off + done, n - done);
       pos = 0;
     }
   }

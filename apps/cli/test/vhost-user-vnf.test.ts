@@ -1,0 +1,135 @@
+// `nfvio vhost-user --mode vnf` as a child process, driven by `nfvio
+// virtio-user` as another: frames go through the VNF and come back; the
+// back-end's JSON report carries the VNF's counters. Usage errors in process.
+import { spawn, type ChildProcess } from "node:child_process";
+import { lstatSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, it } from "vitest";
+import { cli } from "./helpers.js";
+
+const linux = process.platform === "linux" && process.arch === "x64";
+const MAIN = resolve(dirname(fileURLToPath(import.meta.url)), "../src/main.ts");
+
+interface Proc {
+  child: ChildProcess;
+  out: () => string;
+  err: () => string;
+  exited: Promise<number | string>;
+}
+
+const children = new Set<ChildProcess>();
+const dirs: string[] = [];
+afterEach(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null && c.pid !== undefined) process.kill(c.pid, "SIGKILL");
+  children.clear();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function nfvio(args: string[]): Proc {
+  const child = spawn(process.execPath, ["--import", "tsx", "--conditions=source", MAIN, ...args, "--json"], { stdio: ["ignore", "pipe", "pipe"] });
+  children.add(child);
+  let out = "";
+  let err = "";
+  child.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
+  child.stderr!.setEncoding("utf8").on("data", (d: string) => (err += d));
+  const exited = new Promise<number | string>((res) => child.on("exit", (code, sig) => res(code ?? sig ?? -1)));
+  return { child, out: () => out, err: () => err, exited };
+}
+
+async function waitSocket(p: Proc, path: string): Promise<void> {
+  const end = Date.now() + 30_000;
+  for (;;) {
+    try {
+      if (lstatSync(path).isSocket()) return;
+    } catch {
+      // not yet
+    }
+    if (p.child.exitCode !== null) throw new Error(`nfvio vhost-user exited: ${p.err()}`);
+    if (Date.now() > end) throw new Error("no socket in time");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), "nfvio-cli-vnf-"));
+  dirs.push(d);
+  return d;
+}
+
+interface BackendReport {
+  mode: string;
+  totals: { rx: { frames: number; bytes: number }; tx: { frames: number }; errors: number };
+  vnf: { kind: string; ports: number; counters: Record<string, number> };
+}
+
+async function run(backendArgs: string[], frontendArgs: string[], socket: string): Promise<{ fe: { sent: number; received: number; unfinished: number }; be: BackendReport }> {
+  const be = nfvio(["vhost-user", "--socket", socket, "--mode", "vnf", ...backendArgs]);
+  await waitSocket(be, socket);
+  const fe = nfvio(["virtio-user", "--socket", socket, ...frontendArgs]);
+  expect(await fe.exited, fe.err()).toBe(0);
+  be.child.kill("SIGINT");
+  expect(await be.exited, be.err()).toBe(0);
+  return { fe: JSON.parse(fe.out().trim()), be: JSON.parse(be.out().trim().split("\n").pop()!) as BackendReport };
+}
+
+describe.runIf(linux)("nfvio vhost-user --mode vnf against nfvio virtio-user (two processes)", () => {
+  it("--vnf-kind macswap, 2 queue pairs: every frame goes through the VNF and its counters are reported", async () => {
+    const socket = join(tempDir(), "vu.sock");
+    const { fe, be } = await run(["--vnf-kind", "macswap", "--queues", "2"], ["--queues", "2", "--count", "5000", "--size", "96", "--packed"], socket);
+    expect(fe.sent).toBe(5000);
+    expect(fe.unfinished).toBe(0);
+    expect(be.mode).toBe("vnf");
+    expect(be.vnf.kind).toBe("macswap");
+    expect(be.vnf.ports).toBe(2);
+    expect(be.totals.tx.frames).toBe(5000);
+    expect(be.vnf.counters.rx).toBe(5000);
+    expect(be.vnf.counters.tx).toBe(5000);
+    expect(be.vnf.counters.dropped ?? 0).toBe(0);
+    // Every forwarded frame was delivered, except any dropped and counted while the front-end's receive ring was full.
+    expect(be.totals.rx.frames + be.totals.errors).toBe(5000);
+    expect(be.totals.rx.bytes).toBe(be.totals.rx.frames * 96);
+    expect(fe.received).toBeLessThanOrEqual(be.totals.rx.frames);
+  });
+
+  it("--vnf FILE (YAML l2fwd, 2 ports on 1 queue pair): port 1 maps back to pair 0", async () => {
+    const dir = tempDir();
+    const file = join(dir, "l2fwd.yaml");
+    writeFileSync(file, "kind: l2fwd\nconfig:\n  ports:\n    - mac: 02:00:00:00:00:01\n    - mac: 02:00:00:00:00:02\n      peerMac: 02:00:00:00:aa:02\n");
+    const { fe, be } = await run(["--vnf", file], ["--count", "2000"], join(dir, "vu.sock"));
+    expect(fe.sent).toBe(2000);
+    expect(be.vnf).toMatchObject({ kind: "l2fwd", ports: 2 });
+    expect(be.vnf.counters.rx).toBe(2000);
+    expect(be.vnf.counters.tx).toBe(2000);
+    expect(be.totals.rx.frames + be.totals.errors).toBe(2000);
+  });
+});
+
+describe("nfvio vhost-user --mode vnf: usage errors", () => {
+  it("needs exactly one of --vnf and --vnf-kind, and only with --mode vnf", async () => {
+    const s = join(tmpdir(), `nfvio-unused-${process.pid}.sock`);
+    let r = await cli("vhost-user", "--socket", s, "--mode", "vnf");
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--mode vnf needs --vnf FILE or --vnf-kind KIND/);
+    r = await cli("vhost-user", "--socket", s, "--mode", "echo", "--vnf-kind", "macswap");
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/need --mode vnf/);
+    r = await cli("vhost-user", "--socket", s, "--mode", "vnf", "--vnf-kind", "bogus");
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--vnf-kind must be one of macswap, l2fwd/);
+    r = await cli("vhost-user", "--socket", s, "--mode", "vnf", "--vnf-kind", "router");
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/router has no default configuration; give --vnf FILE/);
+  });
+
+  it("names the file and field of a bad --vnf configuration", async () => {
+    const dir = tempDir();
+    const file = join(dir, "bad.json");
+    writeFileSync(file, JSON.stringify({ kind: "macswap", config: { output: "sideways" } }));
+    const r = await cli("vhost-user", "--socket", join(dir, "vu.sock"), "--mode", "vnf", "--vnf", file);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("bad.json: ");
+    expect(r.err).toMatch(/config\.output/);
+  });
+});

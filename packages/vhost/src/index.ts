@@ -18,3 +18,4 @@ export * from "./vhost-net/index.js";
 export * from "./guest/index.js";
 // The TAP port (a Linux TAP interface as a core Port) and its responder / L2 forwarder apps.
 export * from "./tap/index.js";
+export { VirtioUserPort, VIRTIO_USER_PORT_COUNTERS, type VirtioUserPortOptions, type VirtioUserPortCounter } from "./vhost-user/port.js";

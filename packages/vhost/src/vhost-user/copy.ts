@@ -7,7 +7,8 @@
  */
 import type { DescChain, GuestMemory } from "@nfvio/virtio";
 
-function copyBytes(src: Uint8Array, s: number, dst: Uint8Array, d: number, n: number): void {
+/** Copy `n` bytes from `src[s..]` to `dst[d..]`: in place, byte by byte (up to 64), or through one view. */
+export function copyBytes(src: Uint8Array, s: number, dst: Uint8Array, d: number, n: number): void {
   if (src === dst) dst.copyWithin(d, s, s + n);
   else if (n <= 64) for (let i = 0; i < n; i++) dst[d + i] = src[s + i]!;
   else dst.set(src.subarray(s, s + n), d);

@@ -37,6 +37,7 @@ import {
 } from "@nfvio/virtio";
 import * as sys from "../sys/index.js";
 import { FrontendChannel } from "./channel.js";
+import { copyBytes } from "./copy.js";
 import { silentLogger, type Logger } from "./device.js";
 import { featureMask, ProtocolFeature, VHOST_USER_F_PROTOCOL_FEATURES, VhostUserError, type FrontendRequestBodies, type FrontendRequestName, type MemoryRegion } from "./protocol.js";
 
@@ -153,6 +154,14 @@ export class VirtioUserQueuePair {
    * False when no buffer is free; frames longer than a buffer are refused.
    */
   send(frame: Uint8Array, length = frame.length): boolean {
+    return this.sendFrom(frame, 0, length);
+  }
+
+  /**
+   * {@link send} of `src[offset..offset + length)` (e.g. a packet in a pool's
+   * shared data array) without making a view of it for short frames.
+   */
+  sendFrom(src: Uint8Array, offset: number, length: number): boolean {
     if (this.txFreeTop === 0) return false;
     if (length + this.hdr > this.bufferSize) {
       this.txCounters.count("frame_too_long");
@@ -163,7 +172,9 @@ export class VirtioUserQueuePair {
     const ri = this.mem.find(gpa, this.bufferSize);
     const r = this.mem.regions[ri]!;
     // The header stays zero (written once at set-up): no offloads are requested.
-    r.bytes.set(length === frame.length ? frame : frame.subarray(0, length), this.mem.offsetIn(ri, gpa) + this.hdr);
+    const at = this.mem.offsetIn(ri, gpa) + this.hdr;
+    if (offset === 0 && length === src.length) r.bytes.set(src, at);
+    else copyBytes(src, offset, r.bytes, at, length);
     this.addrs[0] = gpa;
     this.lenOut[0] = this.hdr + length;
     if (!this.tx.add(this.addrs, this.lenOut, 1, 0, token)) return false;
@@ -194,6 +205,15 @@ export class VirtioUserQueuePair {
    * Buffers are posted again at once. Returns the frames completed.
    */
   receive(onFrame?: (frame: Uint8Array) => void, max = 32): number {
+    return this.receiveRaw(onFrame ? (bytes, off, len) => onFrame(bytes.subarray(off, off + len)) : undefined, max);
+  }
+
+  /**
+   * {@link receive}, each frame passed as `bytes[offset..offset + length)`
+   * (guest memory, or a scratch buffer for merged frames; valid only during
+   * the call) without making a view of it.
+   */
+  receiveRaw(onFrame?: (bytes: Uint8Array, offset: number, length: number) => void, max = 32): number {
     const n = this.rx.reclaim(this.tokens, this.lens, Math.min(max, this.tokens.length));
     let frames = 0;
     const hdr = this.hdr;
@@ -214,7 +234,7 @@ export class VirtioUserQueuePair {
             frames++;
             this.rxCounters.frames++;
             this.rxCounters.bytes += payload;
-            onFrame?.(bytes.subarray(off + hdr, off + len));
+            onFrame?.(bytes, off + hdr, payload);
           } else if (payload <= this.scratch.length) {
             this.scratch.set(bytes.subarray(off + hdr, off + len), 0);
             this.mergeLen = payload;
@@ -228,7 +248,7 @@ export class VirtioUserQueuePair {
           frames++;
           this.rxCounters.frames++;
           this.rxCounters.bytes += this.mergeLen;
-          onFrame?.(this.scratch.subarray(0, Math.min(this.mergeLen, this.scratch.length)));
+          onFrame?.(this.scratch, 0, Math.min(this.mergeLen, this.scratch.length));
         }
       }
       if (!this.postRx(token)) this.rxCounters.count("repost_failed");

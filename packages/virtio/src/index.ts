@@ -20,6 +20,7 @@ export {
   type SplitIndirectArea,
 } from "./split.js";
 export { readFromChain, writeToChain } from "./chain.js";
+export { byteViews, copyBytes, type ByteViews } from "./bytes.js";
 export { registerRing, ringFactory, ringKinds, type RingFactory, type RingPlacement } from "./rings.js";
 export * from "./features.js";
 export * from "./net.js";

@@ -88,9 +88,11 @@ import {
   encodeNetHeader,
   featureProblems,
   netHeaderSize,
+  byteViews,
   readFromChain,
   ringFactory,
   writeToChain,
+  type ByteViews,
   type DeviceQueue,
   type RegionSpec,
   type RingPlacement,
@@ -100,7 +102,7 @@ import { MIRROR_UPLINK, VA_MIRROR } from "../classifier/verdict.js";
 import { OffloadError } from "../errors.js";
 import { parseMac } from "../flow-key.js";
 import { RssDistributor, decodeRssCommand } from "../rss.js";
-import { byteSpace, GuestSpace, readChain, writeChain, type ByteSpace } from "./dma.js";
+import { GuestSpace, readChain, writeChain } from "./dma.js";
 import { completeChecksum, fixTsoSegment, type TsoLayout } from "./offloads.js";
 import { BUILTIN_STAGES, GENERIC_SMARTNIC_PROFILE, stageRates, type DeviceProfile, type StageCostSpec, type StageRatesFlat } from "./profile.js";
 import { FrameQueue } from "./queues.js";
@@ -575,10 +577,10 @@ export class OffloadDevice implements StageDeviceView {
   private readonly txChains: DescChain[];
   private readonly hdr = new NetHeader();
   private readonly hdrBytes = new Uint8Array(64);
-  private readonly hdrSpace: ByteSpace;
-  private readonly poolSpace: ByteSpace;
+  private readonly hdrSpace: ByteViews;
+  private readonly poolSpace: ByteViews;
   private readonly tsoHead = new Uint8Array(MAX_TSO_HEADERS);
-  private readonly tsoSpace: ByteSpace;
+  private readonly tsoSpace: ByteViews;
   private readonly tsoMeta = new PacketMeta(false);
   private readonly txMeta = new PacketMeta(false);
   private readonly tsoBufs = new Uint32Array(MAX_TSO_SEGMENTS);
@@ -708,9 +710,9 @@ export class OffloadDevice implements StageDeviceView {
     this.out = new Burst(this.burst);
     this.txChains = [];
     for (let k = 0; k < this.burst; k++) this.txChains.push(new DescChain(MAX_SEGMENTS));
-    this.hdrSpace = byteSpace(this.hdrBytes.buffer);
-    this.poolSpace = byteSpace(this.pool.data.buffer);
-    this.tsoSpace = byteSpace(this.tsoHead.buffer);
+    this.hdrSpace = byteViews(this.hdrBytes.buffer);
+    this.poolSpace = byteViews(this.pool.data.buffer);
+    this.tsoSpace = byteViews(this.tsoHead.buffer);
     this.uplink = new UplinkPort(this);
     if (this.model !== null) for (const k of [E_PIPE, E_TX, E_RX, E_EGRESS]) this.engines.push(new Engine(this, k, this.model));
   }

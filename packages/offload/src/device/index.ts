@@ -47,5 +47,5 @@ export {
 export { BUILTIN_PIPELINE } from "./stages.js";
 export { FrameQueue } from "./queues.js";
 export { completeChecksum, fixTsoSegment, type TsoLayout } from "./offloads.js";
-export { GuestSpace, byteSpace, moveBytes, readChain, writeChain, type ByteSpace } from "./dma.js";
+export { GuestSpace, readChain, writeChain } from "./dma.js";
 export { TPID_CTAG, TPID_STAG, encapLength, encapSourcePort, vlanPop, vlanPush, vxlanDecap, vxlanEncap } from "./actions.js";

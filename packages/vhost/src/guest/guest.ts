@@ -72,7 +72,7 @@ import {
   type DriverQueue,
   type RingPlacement,
 } from "@nfvio/virtio";
-import { byteViews, copyBytes, type ByteViews } from "../vhost-net/copy.js";
+import { byteViews, copyBytes, type ByteViews } from "@nfvio/virtio";
 import { VHOST_NET_FEATURES, type VhostNetSetup } from "../vhost-net/device.js";
 import { getPacketNetHeader, setPacketNetHeader, VNET_META_BYTES } from "../vhost-net/meta.js";
 import type { Doorbell, InterruptTarget, KickTarget } from "../vhost-net/notify.js";

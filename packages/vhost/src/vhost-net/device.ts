@@ -122,7 +122,7 @@ import {
   type RegionSpec,
   type RingPlacement,
 } from "@nfvio/virtio";
-import { byteViews, copyBytes, type ByteViews } from "./copy.js";
+import { byteViews, copyBytes, type ByteViews } from "@nfvio/virtio";
 import { getPacketNetHeader, setPacketNetHeader } from "./meta.js";
 import type { Doorbell, InterruptTarget, KickTarget } from "./notify.js";
 

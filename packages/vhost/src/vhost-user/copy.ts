@@ -1,17 +1,60 @@
 /**
- * Copies between popped descriptor chains, segment by segment, without a
- * bounce buffer: from the readable part of one chain (a TX buffer) to the
- * writable part of another (an RX buffer). Within one guest memory region
- * `copyWithin` moves the bytes without allocating; across regions short
- * runs are copied byte by byte and longer ones with one `subarray` view.
+ * Copies between guest memory (popped descriptor chains) and host byte
+ * arrays, segment by segment, without a bounce buffer and without
+ * allocating: every copy goes through `@nfvio/virtio`'s word copy
+ * (`copyBytes` over whole-buffer `ByteViews`). The views of a buffer are
+ * made once and kept (a WeakMap keyed by the buffer, so a memory table that
+ * is unmapped takes its views with it); a chain walk looks them up once.
+ *
+ * The ranges of one copy must not overlap. A front-end that hands over a
+ * transmit buffer overlapping one of its own receive buffers gets garbage
+ * in that receive buffer, nothing worse.
  */
-import type { DescChain, GuestMemory } from "@nfvio/virtio";
+import { byteViews, copyBytes, type ByteViews, type DescChain, type GuestMemory } from "@nfvio/virtio";
 
-/** Copy `n` bytes from `src[s..]` to `dst[d..]`: in place, byte by byte (up to 64), or through one view. */
-export function copyBytes(src: Uint8Array, s: number, dst: Uint8Array, d: number, n: number): void {
-  if (src === dst) dst.copyWithin(d, s, s + n);
-  else if (n <= 64) for (let i = 0; i < n; i++) dst[d + i] = src[s + i]!;
-  else dst.set(src.subarray(s, s + n), d);
+const views = new WeakMap<ArrayBufferLike, ByteViews>();
+let lastBuffer: ArrayBufferLike | null = null;
+let lastViews: ByteViews | null = null;
+
+/** The (cached) whole-buffer views of `buffer`. */
+export function viewsOf(buffer: ArrayBufferLike): ByteViews {
+  if (buffer === lastBuffer) return lastViews!;
+  let v = views.get(buffer);
+  if (v === undefined) {
+    v = byteViews(buffer);
+    views.set(buffer, v);
+  }
+  lastBuffer = buffer;
+  lastViews = v;
+  return v;
+}
+
+/** Views and buffer offsets of every region of a guest memory. */
+interface RegionViews {
+  readonly views: readonly ByteViews[];
+  /** `regions[i].bytes.byteOffset`: where region i starts in its buffer. */
+  readonly base: Float64Array;
+}
+
+const memViews = new WeakMap<GuestMemory, RegionViews>();
+let lastMem: GuestMemory | null = null;
+let lastMemViews: RegionViews | null = null;
+
+function regionViews(mem: GuestMemory): RegionViews {
+  if (mem === lastMem) return lastMemViews!;
+  let rv = memViews.get(mem);
+  if (rv === undefined) {
+    rv = { views: mem.regions.map((r) => viewsOf(r.bytes.buffer)), base: Float64Array.from(mem.regions, (r) => r.bytes.byteOffset) };
+    memViews.set(mem, rv);
+  }
+  lastMem = mem;
+  lastMemViews = rv;
+  return rv;
+}
+
+/** Copy `n` bytes from `src[s..]` to `dst[d..]` (offsets relative to each array). */
+export function copyArray(src: Uint8Array, s: number, dst: Uint8Array, d: number, n: number): void {
+  copyBytes(viewsOf(src.buffer), src.byteOffset + s, viewsOf(dst.buffer), dst.byteOffset + d, n);
 }
 
 /**
@@ -20,7 +63,7 @@ export function copyBytes(src: Uint8Array, s: number, dst: Uint8Array, d: number
  * bytes copied (fewer when either part ends first).
  */
 export function copyChainToChain(mem: GuestMemory, src: DescChain, from: number, dst: DescChain, at: number, len: number): number {
-  const regions = mem.regions;
+  const rv = regionViews(mem);
   let si = 0;
   let so = from;
   while (si < src.readable && so >= src.len[si]!) so -= src.len[si++]!;
@@ -33,7 +76,9 @@ export function copyChainToChain(mem: GuestMemory, src: DescChain, from: number,
     const room = dst.len[di]! - doff;
     if (room < n) n = room;
     if (len - done < n) n = len - done;
-    copyBytes(regions[src.region[si]!]!.bytes, src.offset[si]! + so, regions[dst.region[di]!]!.bytes, dst.offset[di]! + doff, n);
+    const sr = src.region[si]!;
+    const dr = dst.region[di]!;
+    copyBytes(rv.views[sr]!, rv.base[sr]! + src.offset[si]! + so, rv.views[dr]!, rv.base[dr]! + dst.offset[di]! + doff, n);
     done += n;
     so += n;
     doff += n;
@@ -45,6 +90,60 @@ export function copyChainToChain(mem: GuestMemory, src: DescChain, from: number,
       di++;
       doff = 0;
     }
+  }
+  return done;
+}
+
+/**
+ * Copy `len` bytes of `chain`'s readable part, starting `from` bytes into
+ * it, to `dst[off..]`. Returns the bytes copied (fewer when the part ends).
+ */
+export function readChain(mem: GuestMemory, chain: DescChain, from: number, dst: Uint8Array, off: number, len: number): number {
+  const rv = regionViews(mem);
+  const dv = viewsOf(dst.buffer);
+  let d = dst.byteOffset + off;
+  let skip = from;
+  let done = 0;
+  for (let i = 0; i < chain.readable && done < len; i++) {
+    const segLen = chain.len[i]!;
+    if (skip >= segLen) {
+      skip -= segLen;
+      continue;
+    }
+    let n = segLen - skip;
+    if (len - done < n) n = len - done;
+    const r = chain.region[i]!;
+    copyBytes(rv.views[r]!, rv.base[r]! + chain.offset[i]! + skip, dv, d, n);
+    skip = 0;
+    done += n;
+    d += n;
+  }
+  return done;
+}
+
+/**
+ * Copy `len` bytes from `src[off..]` into `chain`'s writable part, starting
+ * `at` bytes into it. Returns the bytes written (fewer when the part ends).
+ */
+export function writeChain(mem: GuestMemory, chain: DescChain, at: number, src: Uint8Array, off: number, len: number): number {
+  const rv = regionViews(mem);
+  const sv = viewsOf(src.buffer);
+  let s = src.byteOffset + off;
+  let skip = at;
+  let done = 0;
+  for (let i = chain.readable; i < chain.count && done < len; i++) {
+    const segLen = chain.len[i]!;
+    if (skip >= segLen) {
+      skip -= segLen;
+      continue;
+    }
+    let n = segLen - skip;
+    if (len - done < n) n = len - done;
+    const r = chain.region[i]!;
+    copyBytes(sv, s, rv.views[r]!, rv.base[r]! + chain.offset[i]! + skip, n);
+    skip = 0;
+    done += n;
+    s += n;
   }
   return done;
 }

@@ -37,7 +37,7 @@ import {
 } from "@nfvio/virtio";
 import * as sys from "../sys/index.js";
 import { FrontendChannel } from "./channel.js";
-import { copyBytes } from "./copy.js";
+import { copyArray } from "./copy.js";
 import { silentLogger, type Logger } from "./device.js";
 import { featureMask, ProtocolFeature, VHOST_USER_F_PROTOCOL_FEATURES, VhostUserError, type FrontendRequestBodies, type FrontendRequestName, type MemoryRegion } from "./protocol.js";
 
@@ -174,7 +174,7 @@ export class VirtioUserQueuePair {
     // The header stays zero (written once at set-up): no offloads are requested.
     const at = this.mem.offsetIn(ri, gpa) + this.hdr;
     if (offset === 0 && length === src.length) r.bytes.set(src, at);
-    else copyBytes(src, offset, r.bytes, at, length);
+    else copyArray(src, offset, r.bytes, at, length);
     this.addrs[0] = gpa;
     this.lenOut[0] = this.hdr + length;
     if (!this.tx.add(this.addrs, this.lenOut, 1, 0, token)) return false;

@@ -56,20 +56,19 @@
 import {
   DescChain,
   netHeaderSize,
-  readFromChain,
   VIRTIO_F_EVENT_IDX,
   VIRTIO_F_INDIRECT_DESC,
   VIRTIO_F_RING_PACKED,
   VIRTIO_F_VERSION_1,
   VIRTIO_NET_F_MQ,
   VIRTIO_NET_F_MRG_RXBUF,
-  writeToChain,
   type DeviceQueue,
   type GuestMemory,
   type QueueStats,
 } from "@nfvio/virtio";
-import { copyChainToChain } from "./copy.js";
+import { readChain } from "./copy.js";
 import { silentLogger, type Logger, type VhostUserDevice, type VhostUserVring } from "./device.js";
+import { RX_NO_BUFFER, RxFill } from "./rx-fill.js";
 import { VnfStage, type FrameProcessor } from "./vnf-device.js";
 
 export type NetMode = "drop" | "echo" | "macswap" | "vnf";
@@ -127,9 +126,6 @@ export interface SchedulerStats {
   calls: number;
 }
 
-/** Most receive buffers one frame may take with MRG_RXBUF. */
-const MAX_MERGE = 32;
-const POOL = 64;
 /** Ethernet header: a frame shorter than this is not a frame. */
 const ETH_HLEN = 14;
 
@@ -137,8 +133,8 @@ class Counters {
   frames = 0;
   bytes = 0;
   errors: Record<string, number> = {};
-  count(name: string): void {
-    this.errors[name] = (this.errors[name] ?? 0) + 1;
+  count(name: string, n = 1): void {
+    this.errors[name] = (this.errors[name] ?? 0) + n;
   }
   addFaults(stats: QueueStats): void {
     for (const [k, n] of Object.entries(stats.faults)) if (n > 0) this.errors[k] = (this.errors[k] ?? 0) + n;
@@ -152,13 +148,8 @@ class Pair {
   readonly rxc = new Counters();
   readonly txc = new Counters();
   txChains: DescChain[] = [];
-  rxPool: DescChain[] = [];
-  poolNext = 0;
-  readonly one: DescChain[] = [new DescChain(1)];
-  readonly carry: (DescChain | null)[] = new Array<DescChain | null>(MAX_MERGE).fill(null);
-  carryHead = 0;
-  carryCount = 0;
-  readonly use: (DescChain | null)[] = new Array<DescChain | null>(MAX_MERGE).fill(null);
+  /** Receive-buffer filling of the receive ring. */
+  readonly fill = new RxFill();
   brokenReported = [false, false];
 }
 
@@ -174,14 +165,11 @@ export class VhostUserNetDevice implements VhostUserDevice {
   private readonly idleMs: number;
   private readonly log: Logger;
   private hdr = 12;
-  private mrg = false;
   private active = false;
   private scheduled = false;
   private lastWork = 0;
   private pollTimer: NodeJS.Timeout | null = null;
-  private readonly hdrBytes = new Uint8Array(20);
   private readonly mac = new Uint8Array(12);
-  private readonly written = new Uint32Array(MAX_MERGE);
   private readonly turn = (): void => this.onTurn();
   private readonly stage: VnfStage | null;
   /** Pairs whose receive ring got frames in this vnf burst (to publish once each). */
@@ -212,7 +200,7 @@ export class VhostUserNetDevice implements VhostUserDevice {
 
   featuresSet(features: bigint): void {
     this.hdr = netHeaderSize(features);
-    this.mrg = (features & VIRTIO_NET_F_MRG_RXBUF) !== 0n;
+    for (const p of this.pairs) p.fill.setFeatures(features);
   }
 
   vringStarted(v: VhostUserVring): void {
@@ -227,9 +215,7 @@ export class VhostUserNetDevice implements VhostUserDevice {
       if (this.active) q.setNotify(false);
     } else {
       p.rx = v;
-      p.rxPool = Array.from({ length: POOL }, () => new DescChain(segs));
-      p.poolNext = 0;
-      p.carryCount = 0;
+      p.fill.reset(segs);
       p.brokenReported[0] = false;
       // Receive buffers are taken when frames need them; kicks on this ring are of no use.
       q.setNotify(false);
@@ -260,14 +246,14 @@ export class VhostUserNetDevice implements VhostUserDevice {
       p.txc.addFaults(q.stats);
       p.tx = null;
     } else {
-      held = p.carryCount;
+      held = p.fill.held;
       if (held > 0 && v.packed) {
         // A packed ring cannot be rewound: give the buffers back empty.
-        for (let i = 0; i < held; i++) q.pushUsed(p.carry[(p.carryHead + i) % MAX_MERGE]!, 0);
+        p.fill.returnHeld(q);
         if (q.publishUsed()) this.callOf(v);
         held = 0;
       }
-      p.carryCount = 0;
+      p.fill.clear();
       p.rxc.addFaults(q.stats);
       p.rx = null;
     }
@@ -407,20 +393,6 @@ export class VhostUserNetDevice implements VhostUserDevice {
     v.fail(`queue fault ${v.queue?.brokenBy ?? "?"}`);
   }
 
-  /** Take one receive buffer: a kept one first, else pop. */
-  private takeRx(p: Pair, q: DeviceQueue): DescChain | null {
-    if (p.carryCount > 0) {
-      const c = p.carry[p.carryHead]!;
-      p.carryHead = (p.carryHead + 1) % MAX_MERGE;
-      p.carryCount--;
-      return c;
-    }
-    const slot = p.rxPool[p.poolNext]!;
-    p.poolNext = (p.poolNext + 1) % POOL;
-    p.one[0] = slot;
-    return q.popBurst(p.one, 1) === 1 ? slot : null;
-  }
-
   /**
    * Mode "vnf": copy the burst's frames out of their chains (returning the
    * transmit buffers), run the processor, deliver what it forwards and
@@ -447,7 +419,7 @@ export class VhostUserNetDevice implements VhostUserDevice {
         txc.bytes += len;
         if (tx.enabled) {
           const o = stage.slot(m, inPort, len);
-          readFromChain(mem, c, hdr, scratch, o, len);
+          readChain(mem, c, hdr, scratch, o, len);
           m++;
         }
       }
@@ -497,107 +469,38 @@ export class VhostUserNetDevice implements VhostUserDevice {
   }
 
   /**
-   * Copy one frame into receive buffers of `q`: `len` bytes after the header
-   * of `src`, or (with `src` null) `bytes[off .. off + len)`.
+   * Copy one frame into receive buffers of `q` (rx-fill.ts): `len` bytes
+   * after the header of `src`, or (with `src` null) `bytes[off .. off + len)`.
    */
   private deliver(p: Pair, q: DeviceQueue, mem: GuestMemory, src: DescChain | null, len: number, bytes: Uint8Array | null, off: number): void {
-    const hdr = this.hdr;
-    const need = hdr + len;
-    const use = p.use;
+    const f = p.fill;
     const rxc = p.rxc;
-    let k = 0;
-    let room = 0;
-    while (room < need && k < MAX_MERGE) {
-      const r = this.takeRx(p, q);
-      if (r === null) break;
-      if (this.mrg ? r.writeBytes < hdr : r.writeBytes < need) {
-        // §5.1.6.3.1: a receive buffer holds at least a header (MRG_RXBUF) or a whole frame; give this one back empty.
-        q.pushUsed(r, 0);
-        rxc.count("rx_buffer_too_small");
-        if (!this.mrg) return;
-        continue;
-      }
-      use[k++] = r;
-      room += r.writeBytes;
-      if (!this.mrg) break;
-    }
-    if (room < need) {
-      if (k === MAX_MERGE) {
-        for (let j = 0; j < k; j++) q.pushUsed(use[j]!, 0);
-        rxc.count("rx_buffer_too_small");
-      } else {
-        // The ring ran dry: keep the buffers for the next frame.
-        for (let j = 0; j < k; j++) {
-          p.carry[(p.carryHead + p.carryCount) % MAX_MERGE] = use[j]!;
-          p.carryCount++;
-        }
-        rxc.count("no_rx_buffer");
-      }
+    const k = f.take(q, len);
+    if (f.small > 0) rxc.count("rx_buffer_too_small", f.small);
+    if (k <= 0) {
+      if (k === RX_NO_BUFFER) rxc.count("no_rx_buffer");
       return;
     }
-    // Header: zeros (no offloads) and num_buffers (12- and 20-byte headers, §5.1.6).
-    const h = this.hdrBytes;
-    if (hdr >= 12) {
-      h[10] = k & 0xff;
-      h[11] = k >>> 8;
-    }
-    writeToChain(mem, use[0]!, 0, h, 0, hdr);
+    f.header(mem);
     if (src === null) {
-      this.writeFrame(mem, use, k, 0, bytes!, off, len);
+      f.write(mem, 0, bytes!, off, len);
     } else if (this.mode === "macswap" && len >= 12) {
-      readFromChain(mem, src, hdr, this.mac, 0, 12);
+      const hdr = this.hdr;
+      readChain(mem, src, hdr, this.mac, 0, 12);
       const m = this.mac;
       for (let i = 0; i < 6; i++) {
         const t = m[i]!;
         m[i] = m[i + 6]!;
         m[i + 6] = t;
       }
-      this.writeFrame(mem, use, k, 0, m, 0, 12);
-      this.copyFrame(mem, use, k, src, hdr + 12, 12, len - 12);
+      f.write(mem, 0, m, 0, 12);
+      f.copy(mem, src, hdr + 12, 12, len - 12);
     } else {
-      this.copyFrame(mem, use, k, src, hdr, 0, len);
+      f.copy(mem, src, this.hdr, 0, len);
     }
-    let left = need;
-    const written = this.written;
-    for (let j = 0; j < k; j++) {
-      const r = use[j]!;
-      const w = r.writeBytes < left ? r.writeBytes : left;
-      written[j] = w;
-      left -= w;
-    }
-    for (let j = 0; j < k; j++) q.pushUsed(use[j]!, written[j]!);
+    f.commit(q);
     rxc.frames++;
     rxc.bytes += len;
-  }
-
-  /** Copy `n` bytes from `src` (readable offset `from`) to frame offset `at` across the k receive buffers in `use`. */
-  private copyFrame(mem: GuestMemory, use: readonly (DescChain | null)[], k: number, src: DescChain, from: number, at: number, n: number): void {
-    let pos = this.hdr + at; // offset in the concatenated writable parts
-    let done = 0;
-    for (let j = 0; j < k && done < n; j++) {
-      const r = use[j]!;
-      if (pos >= r.writeBytes) {
-        pos -= r.writeBytes;
-        continue;
-      }
-      const m = Math.min(r.writeBytes - pos, n - done);
-      done += copyChainToChain(mem, src, from + done, r, pos, m);
-      pos = 0;
-    }
-  }
-
-  private writeFrame(mem: GuestMemory, use: readonly (DescChain | null)[], k: number, at: number, bytes: Uint8Array, off: number, n: number): void {
-    let pos = this.hdr + at;
-    let done = 0;
-    for (let j = 0; j < k && done < n; j++) {
-      const r = use[j]!;
-      if (pos >= r.writeBytes) {
-        pos -= r.writeBytes;
-        continue;
-      }
-      done += writeToChain(mem, r, pos, bytes, off + done, n - done);
-      pos = 0;
-    }
   }
 
   // -------------------------------------------------------------------------

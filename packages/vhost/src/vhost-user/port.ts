@@ -26,13 +26,12 @@
  *   ring and counts one `rx.drop.nobuf`; a frame longer than a pool
  *   buffer's room is dropped (`rx.drop.oversize`).
  * - No allocation per packet: the receive callback is made once and gets
- *   (bytes, offset, length) instead of a view; frames up to 64 bytes are
- *   copied byte by byte both ways, longer ones through one view (as the
- *   back-end's chain copies do).
+ *   (bytes, offset, length) instead of a view; frames are copied both ways
+ *   with `@nfvio/virtio`'s word copy (`copy.ts`), without a view.
  */
 import { CounterSet, type Port } from "@nfvio/core";
 import type { Burst, PacketPool } from "@nfvio/packet";
-import { copyBytes } from "./copy.js";
+import { copyArray } from "./copy.js";
 import type { VirtioUserFrontend, VirtioUserQueuePair } from "./frontend.js";
 
 export interface VirtioUserPortOptions {
@@ -92,7 +91,7 @@ export class VirtioUserPort implements Port {
       }
       if (this.rxAt >= this.rxEnd) return; // cannot happen: at most rxEnd - rxAt buffers are taken
       const i = this.rxIdx[this.rxAt++]!;
-      copyBytes(bytes, off, pool.data, pool.base(i) + pool.headroom, n);
+      copyArray(bytes, off, pool.data, pool.base(i) + pool.headroom, n);
       pool.len[i] = n;
       pool.port[i] = this.portId;
       v[RX_PACKETS]! += 1;

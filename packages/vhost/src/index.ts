@@ -19,3 +19,4 @@ export * from "./guest/index.js";
 // The TAP port (a Linux TAP interface as a core Port) and its responder / L2 forwarder apps.
 export * from "./tap/index.js";
 export { VirtioUserPort, VIRTIO_USER_PORT_COUNTERS, type VirtioUserPortOptions, type VirtioUserPortCounter } from "./vhost-user/port.js";
+export { VhostUserPort, VHOST_USER_PORT_COUNTERS, type VhostUserPortOptions, type VhostUserPortCounter } from "./vhost-user/backend-port.js";

@@ -11,3 +11,4 @@ export * from "./flow-key.js";
 export * from "./rss.js";
 export * from "./classifier/index.js";
 export * from "./device/index.js";
+export * from "./vhost-user/index.js";

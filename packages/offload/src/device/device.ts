@@ -107,7 +107,12 @@ import { completeChecksum, fixTsoSegment, type TsoLayout } from "./offloads.js";
 import { BUILTIN_STAGES, GENERIC_SMARTNIC_PROFILE, stageRates, type DeviceProfile, type StageCostSpec, type StageRatesFlat } from "./profile.js";
 import { FrameQueue } from "./queues.js";
 import {
+  DEST_FLOOD,
   DEST_UPLINK,
+  LEARN_FULL,
+  LEARN_MOVED,
+  LEARN_NEW,
+  LEARN_NONE,
   PipelineBatch,
   UPLINK_PORT,
   stageFactory,
@@ -151,6 +156,7 @@ export const DEVICE_DROP_REASONS = [
   "txBadGso",
   "txTooBig",
   "wireRefused",
+  "detached",
 ] as const;
 
 /** Device-wide counters, in order; then `drop.<reason>`, `<stage>.<counter>` and `vport<k>.*`. */
@@ -186,6 +192,9 @@ export const DEVICE_COUNTERS = [
   "mirrorBytes",
   "mirrorNoBuffer",
   "mirrorNoRoute",
+  "floodCopies",
+  "floodBytes",
+  "floodNoBuffer",
 ] as const;
 
 /** Per-vport counter suffixes: `vport0.rxFrames`, ... */
@@ -257,6 +266,45 @@ export interface OffloadDeviceOptions {
   readonly eastWest?: boolean;
   /** Where uplink transmissions go; without one they wait for `uplink.rx`. */
   readonly wire?: Port;
+  /**
+   * The device has an uplink (default true). Without one (a switch between
+   * vports only, as `nfvio vhost-user --mode switch` serves), frames the
+   * eSwitch would send to it drop as `noRoute` and floods leave it out.
+   */
+  readonly hasUplink?: boolean;
+  /** Learn the source MAC of every frame from a vport as behind that vport (default false: only the MACs given at attach). */
+  readonly learn?: boolean;
+  /** Learned MAC entries at most (default 4096); past it nothing new is learned (`eswitch.tableFull`). */
+  readonly macTableSize?: number;
+  /**
+   * Flood broadcast, multicast and unknown-unicast frames (default false):
+   * from a vport to every other attached vport and the uplink, from the
+   * uplink to every attached vport, instead of the uplink / default vport.
+   */
+  readonly flood?: boolean;
+}
+
+/** What {@link OffloadDevice.detachVport} leaves to the caller. */
+export interface VportDetach {
+  /** Frames queued for the vport that were dropped (`drop.detached`). */
+  readonly dropped: number;
+  /**
+   * Per receive queue: chains popped from the driver's ring and not
+   * written, left with the caller (split rings with `rewindSplit`): a
+   * vhost-user back-end reports the ring's available index that many
+   * entries earlier in GET_VRING_BASE, so the driver's buffers are not
+   * lost. They are the last chains popped, in pop order. Empty for packed
+   * rings and without `rewindSplit` (those chains are returned used with
+   * length 0 and published).
+   */
+  readonly rxHeld: readonly (readonly DescChain[])[];
+  /** Receive chains returned used with length 0 (packed rings, or split ones without `rewindSplit`). */
+  readonly returned: number;
+}
+
+export interface DetachOptions {
+  /** Leave unused receive chains of split rings to the caller (default true); false returns them used with length 0. */
+  readonly rewindSplit?: boolean;
 }
 
 /** Features an offload device with `profile` offers a guest. */
@@ -489,6 +537,11 @@ export class Vport {
     this.st.guest = target;
   }
 
+  /** Detach the guest's rings ({@link OffloadDevice.detachVport}); the vport may be attached again. */
+  detach(options: DetachOptions = {}): VportDetach {
+    return this.dev.detachVport(this.st.id, options);
+  }
+
   /**
    * Execute a control-virtqueue command as the driver writes it
    * (`u8 class, u8 command, command-specific data`, virtio 1.2 §5.1.6.5) and
@@ -537,6 +590,11 @@ export class OffloadDevice implements StageDeviceView {
   readonly vportCount: number;
   readonly defaultVport: number;
   readonly eastWest: boolean;
+  readonly hasUplink: boolean;
+  readonly learning: boolean;
+  readonly flooding: boolean;
+  /** Learned MAC entries at most. */
+  readonly macTableSize: number;
   /** Stage names of the ingress pipeline, in order. */
   readonly pipeline: readonly string[];
 
@@ -546,7 +604,10 @@ export class OffloadDevice implements StageDeviceView {
   private readonly burst: number;
   private readonly vports: VportState[] = [];
   private readonly handles: Vport[] = [];
+  /** Static MACs (given at attach) to vport. */
   private readonly macs = new Map<number, number>();
+  /** Learned MACs to vport. */
+  private readonly learned = new Map<number, number>();
   private readonly stages: PipeStage[] = [];
   private readonly hw = new Map<string, HwStage>();
   private readonly macRx: HwStage;
@@ -586,6 +647,7 @@ export class OffloadDevice implements StageDeviceView {
   private readonly tsoBufs = new Uint32Array(MAX_TSO_SEGMENTS);
   private readonly tso: TsoLayout = { ipVersion: 4, l3Offset: 0, l4Offset: 0, hdrEnd: 0, seq: 0, ipId: 0 };
   private txNext = 0;
+  private readonly floodTargets: Int32Array;
 
   constructor(options: OffloadDeviceOptions) {
     const profile = options.profile ?? GENERIC_SMARTNIC_PROFILE;
@@ -601,10 +663,16 @@ export class OffloadDevice implements StageDeviceView {
     const nv = options.vports ?? 4;
     if (!Number.isInteger(nv) || nv < 1 || nv > profile.vports.value) throw new OffloadError("usage", `vports ${nv} must be 1..${profile.vports.value} (the profile's)`);
     this.vportCount = nv;
+    this.floodTargets = new Int32Array(nv + 1);
     const dv = options.defaultVport === undefined ? 0 : options.defaultVport;
     if (dv !== null && (!Number.isInteger(dv) || dv < 0 || dv >= nv)) throw new OffloadError("usage", `defaultVport ${dv} is not a vport below ${nv}`);
     this.defaultVport = dv ?? -1;
     this.eastWest = options.eastWest ?? true;
+    this.hasUplink = options.hasUplink ?? true;
+    this.learning = options.learn ?? false;
+    this.flooding = options.flood ?? false;
+    this.macTableSize = options.macTableSize ?? 4096;
+    if (!Number.isInteger(this.macTableSize) || this.macTableSize < 0) throw new OffloadError("usage", `macTableSize ${this.macTableSize} must be a non-negative integer`);
     this.wire = options.wire ?? null;
     this.bufferLimit = profile.buffers.value;
     this.maxFrame = Math.min(profile.maxFrameBytes.value, this.pool.dataRoom);
@@ -734,7 +802,27 @@ export class OffloadDevice implements StageDeviceView {
   }
 
   vportByMac(mac: number): number {
-    return this.macs.get(mac) ?? -1;
+    const v = this.macs.get(mac);
+    if (v !== undefined) return v;
+    return this.learned.size === 0 ? -1 : (this.learned.get(mac) ?? -1);
+  }
+
+  learnMac(mac: number, vport: number): number {
+    if (this.macs.has(mac)) return LEARN_NONE; // a static MAC stays where it was given
+    const cur = this.learned.get(mac);
+    if (cur === vport) return LEARN_NONE;
+    if (cur !== undefined) {
+      this.learned.set(mac, vport);
+      return LEARN_MOVED;
+    }
+    if (this.learned.size >= this.macTableSize) return LEARN_FULL;
+    this.learned.set(mac, vport);
+    return LEARN_NEW;
+  }
+
+  /** The MAC table: static entries (given at attach) and learned ones, as 48-bit numbers to vport ids. */
+  macTable(): { static: Map<number, number>; learned: Map<number, number> } {
+    return { static: new Map(this.macs), learned: new Map(this.learned) };
   }
 
   /**
@@ -794,11 +882,94 @@ export class OffloadDevice implements StageDeviceView {
     st.hasher = null;
     st.guest = a.guest ?? null;
     st.mac = mac;
-    if (mac >= 0) this.macs.set(mac, id);
+    if (mac >= 0) {
+      this.macs.set(mac, id);
+      this.learned.delete(mac);
+    }
     st.attached = true;
     for (const q of st.rx) q.dq.setNotify(false);
     for (const q of st.tx) q.dq.setNotify(true);
     return this.handles[id]!;
+  }
+
+  /**
+   * Detach vport `id`'s guest rings (the driver went away, or stopped its
+   * rings): frames queued for it are dropped (`drop.detached`, and the
+   * vport's `drops`), its MAC leaves the table with every MAC learned
+   * behind it, and the receive chains popped ahead but not written are
+   * handed back: a packed ring's are returned used with length 0 and
+   * published (a packed ring cannot be rewound), a split ring's are left
+   * to the caller in `rxHeld` (`rewindSplit`, default) or returned like
+   * the packed ones. Transmit chains are never held (each is returned used
+   * when it is read). Frames the vport transmitted that are still in the
+   * pipeline go on. The vport can be attached again; its counters go on
+   * counting. A broken ring is not touched.
+   */
+  detachVport(id: number, options: DetachOptions = {}): VportDetach {
+    const st = this.vports[id];
+    if (!st) throw new OffloadError("usage", `no vport ${id} (device has ${this.vportCount})`);
+    if (!st.attached) throw new OffloadError("usage", `vport ${id} is not attached`);
+    const rewind = options.rewindSplit ?? true;
+    const packed = (st.features & VIRTIO_F_RING_PACKED) !== 0n;
+    const code = this.drops.get("detached")!;
+    const c = this.c;
+    const now = this.clock.now();
+    let dropped = 0;
+    let returned = 0;
+    const rxHeld: DescChain[][] = [];
+    for (const q of st.rx) {
+      const fifo = q.fifo;
+      while (fifo.size > 0) {
+        this.dropFrame(fifo.idx[fifo.head]!, code);
+        c[st.cDrops]! += 1;
+        fifo.shift();
+        dropped++;
+      }
+      const held = q.res.slice(q.resStart, q.resEnd);
+      q.resStart = 0;
+      q.resEnd = 0;
+      if (held.length === 0 || q.dq.broken || (rewind && !packed)) {
+        rxHeld.push(held);
+        continue;
+      }
+      for (const ch of held) q.dq.pushUsed(ch, 0);
+      returned += held.length;
+      this.signal(st, q.dq, q.vq, now);
+      rxHeld.push([]);
+    }
+    for (const [mac, v] of this.learned) if (v === id) this.learned.delete(mac);
+    if (st.mac >= 0 && this.macs.get(st.mac) === id) this.macs.delete(st.mac);
+    st.mac = -1;
+    st.attached = false;
+    st.rx = [];
+    st.tx = [];
+    st.space = null;
+    st.guest = null;
+    st.rss = null;
+    st.hasher = null;
+    st.rxQueues = 0;
+    this.flushFrees();
+    this.unblockTx(now);
+    return { dropped, rxHeld, returned };
+  }
+
+  /**
+   * Real clock: whether {@link poll} has something to do now. When it
+   * returns false every attached transmit ring has been left with
+   * notifications on (the device asked for a kick when it found the ring
+   * empty), so a poller may sleep until a kick.
+   */
+  hasWork(): boolean {
+    if (this.wireIn.size + this.vportIn.size > 0) return true;
+    if (this.wire !== null && this.egress.size > 0) return true;
+    const room = this.held < this.bufferLimit && this.vportIn.size < this.profile.ingressFifoFrames.value;
+    for (const st of this.vports) {
+      if (!st.attached) continue;
+      for (const q of st.rx) if (q.fifo.size > 0 && !q.starving && !q.dq.broken) return true;
+      if (!room) continue;
+      for (const q of st.tx) if (!q.dq.broken && q.dq.pending() > 0) return true;
+    }
+    return false;
   }
 
   /** The guest memory vport `st` was attached with (control path). */
@@ -916,15 +1087,15 @@ export class OffloadDevice implements StageDeviceView {
 
   /**
    * Frames in and out: offered (from the wire, from guests' TX chains,
-   * extra segments TSO made, and mirror copies the device made, which
-   * `mirrorCopies` counts apart), delivered (into guests and to the wire),
+   * extra segments TSO made, and mirror and flood copies the device made,
+   * which `mirrorCopies` and `floodCopies` count apart), delivered (into guests and to the wire),
    * dropped (all reasons) and still in flight. offered = delivered +
    * dropped + inFlight.
    */
   conservation(): { offered: number; delivered: number; dropped: number; inFlight: number } {
     const c = this.c;
     return {
-      offered: c[C.wireRxFrames]! + c[C.txChains]! + c[C.tsoSegments]! - c[C.tsoFrames]! + c[C.mirrorCopies]!,
+      offered: c[C.wireRxFrames]! + c[C.txChains]! + c[C.tsoSegments]! - c[C.tsoFrames]! + c[C.mirrorCopies]! + c[C.floodCopies]!,
       delivered: c[C.deliveredFrames]! + c[C.wireTxFrames]!,
       dropped: this.dropped,
       inFlight: this.framesQueued,
@@ -1194,6 +1365,12 @@ export class OffloadDevice implements StageDeviceView {
         else this.dropFrame(i, eFull);
         continue;
       }
+      if (d === DEST_FLOOD) {
+        const r = this.floodFrame(i, b.inPort[k]!, at);
+        if ((r & 1) !== 0) rxWake = true;
+        if ((r & 2) !== 0) egWake = true;
+        continue;
+      }
       const q = this.vports[d]!.rx[b.queue[k]!]!;
       if (q.dq.broken) this.dropFrame(i, fault);
       else if (q.fifo.push(i, at, b.inPort[k]!, b.hash[k]!, b.hashReport[k]!, b.hdrFlags[k]!)) rxWake = true;
@@ -1225,27 +1402,12 @@ export class OffloadDevice implements StageDeviceView {
         return 0;
       }
     }
-    if (this.held >= this.bufferLimit) {
-      c[C.mirrorNoBuffer]! += 1;
-      return 0;
-    }
-    const pool = this.pool;
-    const j = pool.alloc();
+    const j = this.dupFrame(i);
     if (j < 0) {
       c[C.mirrorNoBuffer]! += 1;
       return 0;
     }
-    const len = pool.len[i]!;
-    const o = pool.append(j, len);
-    if (o < 0) {
-      pool.free(j);
-      c[C.mirrorNoBuffer]! += 1;
-      return 0;
-    }
-    const src = pool.start(i);
-    pool.data.copyWithin(o, src, src + len);
-    pool.mark[j] = pool.mark[i]!;
-    this.held++;
+    const len = this.pool.len[i]!;
     c[C.mirrorCopies]! += 1;
     c[C.mirrorBytes]! += len;
     if (st === undefined) {
@@ -1261,6 +1423,77 @@ export class OffloadDevice implements StageDeviceView {
       c[st.cDrops]! += 1;
     }
     return 0;
+  }
+
+  /** A copy of frame `i` in a fresh device buffer (moved inside the device), or -1 when no buffer is free. */
+  private dupFrame(i: number): number {
+    if (this.held >= this.bufferLimit) return -1;
+    const pool = this.pool;
+    const j = pool.alloc();
+    if (j < 0) return -1;
+    const len = pool.len[i]!;
+    const o = pool.append(j, len);
+    if (o < 0) {
+      pool.free(j);
+      return -1;
+    }
+    const src = pool.start(i);
+    pool.data.copyWithin(o, src, src + len);
+    pool.mark[j] = pool.mark[i]!;
+    this.held++;
+    return j;
+  }
+
+  /**
+   * Flood frame `i` (from vport `from`, or the uplink): to receive queue 0
+   * of every other attached vport whose ring is not broken, and to the
+   * uplink when it came from a vport and the device has one. The last
+   * target gets the frame, the others device-made copies (`floodCopies`,
+   * `floodBytes`; none made when no buffer is free: `floodNoBuffer`). No
+   * target at all: dropped as `noRoute`. Returns bit 0 when something was
+   * queued to a vport, bit 1 to the uplink.
+   */
+  private floodFrame(i: number, from: number, at: number): number {
+    const c = this.c;
+    const targets = this.floodTargets;
+    let n = 0;
+    for (const st of this.vports) {
+      if (!st.attached || st.id === from || st.rx.length === 0 || st.rx[0]!.dq.broken) continue;
+      targets[n++] = st.id;
+    }
+    if (from !== UPLINK_PORT && this.hasUplink) targets[n++] = DEST_UPLINK;
+    if (n === 0) {
+      this.dropFrame(i, this.drops.get("noRoute")!);
+      if (from !== UPLINK_PORT && from < this.vports.length) c[this.vports[from]!.cDrops]! += 1;
+      return 0;
+    }
+    const len = this.pool.len[i]!;
+    let r = 0;
+    for (let t = 0; t < n; t++) {
+      let j = i;
+      if (t < n - 1) {
+        j = this.dupFrame(i);
+        if (j < 0) {
+          c[C.floodNoBuffer]! += 1;
+          continue;
+        }
+        c[C.floodCopies]! += 1;
+        c[C.floodBytes]! += len;
+      }
+      const d = targets[t]!;
+      if (d === DEST_UPLINK) {
+        if (this.egress.push(j, at, 0, 0, 0, 0)) r |= 2;
+        else this.dropFrame(j, this.drops.get("egressFull")!);
+        continue;
+      }
+      const st = this.vports[d]!;
+      if (st.rx[0]!.fifo.push(j, at, from, 0, 0, 0)) r |= 1;
+      else {
+        this.dropFrame(j, this.drops.get("queueFull")!);
+        c[st.cDrops]! += 1;
+      }
+    }
+    return r;
   }
 
   // ---------------------------------------------------------------------------

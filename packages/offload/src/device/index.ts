@@ -8,6 +8,8 @@ export {
   offloadDeviceFeatures,
   type AttachOptions,
   type AttachQueues,
+  type DetachOptions,
+  type VportDetach,
   type InterruptSink,
   type OffloadDeviceOptions,
   type VirtioNetSetup,
@@ -29,8 +31,13 @@ export {
   type StageRatesFlat,
 } from "./profile.js";
 export {
+  DEST_FLOOD,
   DEST_NONE,
   DEST_UPLINK,
+  LEARN_FULL,
+  LEARN_MOVED,
+  LEARN_NEW,
+  LEARN_NONE,
   PipelineBatch,
   UPLINK_PORT,
   registerStage,

@@ -39,6 +39,8 @@ export const UPLINK_PORT = 0xffff;
 export const DEST_NONE = -2;
 /** `PipelineBatch.dest`: the uplink. */
 export const DEST_UPLINK = -1;
+/** `PipelineBatch.dest`: every other attached vport (receive queue 0 of each) and the uplink (device option `flood`). */
+export const DEST_FLOOD = -3;
 
 /** One burst of frames on their way through the pipeline. Allocated once per device; refilled per batch. */
 export class PipelineBatch {
@@ -52,7 +54,7 @@ export class PipelineBatch {
   readonly metas: PacketMeta[];
   readonly keys: FlowKey[];
   readonly verdicts: Verdicts;
-  /** Destination: a vport id, {@link DEST_UPLINK}, or {@link DEST_NONE}. */
+  /** Destination: a vport id, {@link DEST_UPLINK}, {@link DEST_FLOOD}, or {@link DEST_NONE}. */
   readonly dest: Int32Array;
   /** Receive queue (pair index) in the destination vport. */
   readonly queue: Uint16Array;
@@ -191,7 +193,29 @@ export interface StageDeviceView {
   readonly defaultVport: number;
   /** Whether frames from one vport to another are switched by MAC in the device (default true). */
   readonly eastWest: boolean;
+  /** The device has an uplink (default true); without one, frames switched to it have no route. */
+  readonly hasUplink: boolean;
+  /** Source MACs of frames from vports are learned (device option `learn`, default false). */
+  readonly learning: boolean;
+  /** Broadcast, multicast and unknown unicast are flooded (device option `flood`, default false). */
+  readonly flooding: boolean;
+  /**
+   * Learn that `mac` (48-bit number) is behind vport `vport`. Returns
+   * {@link LEARN_NONE} (already known there, or a static MAC),
+   * {@link LEARN_NEW}, {@link LEARN_MOVED} (it was behind another vport) or
+   * {@link LEARN_FULL} (the table is full; not learned).
+   */
+  learnMac(mac: number, vport: number): number;
 }
+
+/** {@link StageDeviceView.learnMac}: nothing changed. */
+export const LEARN_NONE = 0;
+/** {@link StageDeviceView.learnMac}: a new entry. */
+export const LEARN_NEW = 1;
+/** {@link StageDeviceView.learnMac}: the MAC moved to another vport. */
+export const LEARN_MOVED = 2;
+/** {@link StageDeviceView.learnMac}: the table is full; not learned. */
+export const LEARN_FULL = 3;
 
 /**
  * A stage kind: options schema, declared counters and drop reasons, a

@@ -12,7 +12,8 @@
  * - `eswitch`: the embedded switch. A vport or uplink fate from the
  *   classifier decides; otherwise the destination MAC does: from the
  *   uplink, the vport with that MAC (or the default vport); from a vport,
- *   another vport with that MAC (east-west) or else the uplink.
+ *   another vport with that MAC (east-west) or else the uplink. Optionally
+ *   it learns source MACs and floods (device options `learn`, `flood`).
  * - `distributor`: the receive queue in the destination vport: an explicit
  *   queue or RSS fate from the classifier, else the vport's virtio RSS
  *   configuration (Toeplitz over the indirection table), else queue 0; and
@@ -32,7 +33,7 @@ import { z } from "zod";
 import { FATE_DROP, FATE_QUEUE, FATE_RSS, FATE_UPLINK, FATE_VPORT, VA_MARK, VA_VLAN_POP, VA_VLAN_PUSH, VA_VXLAN_DECAP, VA_VXLAN_ENCAP } from "../classifier/verdict.js";
 import { flowKeyFromMeta } from "../flow-key.js";
 import { encapSourcePort, vlanPop, vlanPush, vxlanDecap, vxlanEncap } from "./actions.js";
-import { DEST_UPLINK, UPLINK_PORT, registerStage, type DeviceStage, type PipelineBatch, type StageEnv } from "./stage.js";
+import { DEST_FLOOD, DEST_UPLINK, LEARN_FULL, LEARN_MOVED, LEARN_NEW, UPLINK_PORT, registerStage, type DeviceStage, type PipelineBatch, type StageEnv } from "./stage.js";
 
 const parseFrame = parse;
 const keyFromMeta = flowKeyFromMeta;
@@ -211,11 +212,26 @@ registerStage({
 
 // ---- eswitch ----
 
+/**
+ * The embedded switch. A classifier vport or uplink fate decides; otherwise
+ * the destination MAC does:
+ * - from the uplink: the vport with that MAC, else the default vport (or,
+ *   with `flood`, every attached vport; broadcast and multicast too);
+ * - from a vport: another vport with that MAC (east-west), else the uplink
+ *   (or, with `flood`, every other attached vport and the uplink).
+ * With `learn`, the source MAC of each frame from a vport (when it is a
+ * unicast address) is learned as behind that vport first. A device without
+ * an uplink drops what would go there as `noRoute`.
+ */
 class EswitchStage implements DeviceStage {
   readonly kind = "eswitch";
   private readonly cToVport: number;
   private readonly cToUplink: number;
   private readonly cEastWest: number;
+  private readonly cLearned: number;
+  private readonly cMoved: number;
+  private readonly cTableFull: number;
+  private readonly cFlooded: number;
   private readonly noRoute: number;
 
   constructor(
@@ -225,6 +241,10 @@ class EswitchStage implements DeviceStage {
     this.cToVport = env.counter("toVport");
     this.cToUplink = env.counter("toUplink");
     this.cEastWest = env.counter("eastWest");
+    this.cLearned = env.counter("learned");
+    this.cMoved = env.counter("moved");
+    this.cTableFull = env.counter("tableFull");
+    this.cFlooded = env.counter("flooded");
     this.noRoute = env.dropCode("noRoute");
   }
 
@@ -233,30 +253,46 @@ class EswitchStage implements DeviceStage {
     const v = b.verdicts;
     const data = b.pool.data;
     const c = this.env.counters;
+    const learn = dev.learning;
+    const flood = dev.flooding;
     for (let k = 0; k < b.count; k++) {
       const fate = v.fate[k]!;
       const from = b.inPort[k]!;
       let d: number;
+      if (learn && from !== UPLINK_PORT) {
+        const p = b.start(k) + 6;
+        // Only unicast source addresses are learned (a group address as a source is bogus).
+        if ((data[p]! & 1) === 0) {
+          const smac = (((data[p]! << 24) | (data[p + 1]! << 16) | (data[p + 2]! << 8) | data[p + 3]!) >>> 0) * 0x10000 + ((data[p + 4]! << 8) | data[p + 5]!);
+          const r = dev.learnMac(smac, from);
+          if (r === LEARN_NEW) c[this.cLearned]! += 1;
+          else if (r === LEARN_MOVED) c[this.cMoved]! += 1;
+          else if (r === LEARN_FULL) c[this.cTableFull]! += 1;
+        }
+      }
       if (fate === FATE_VPORT) d = v.vport[k]!;
       else if (fate === FATE_UPLINK) d = DEST_UPLINK;
       else {
         const p = b.start(k);
         const dmac = (((data[p]! << 24) | (data[p + 1]! << 16) | (data[p + 2]! << 8) | data[p + 3]!) >>> 0) * 0x10000 + ((data[p + 4]! << 8) | data[p + 5]!);
-        // Multicast and broadcast (I/G bit) are not looked up: they go to the default path.
+        // Multicast and broadcast (I/G bit) are not looked up: they go to the default path (or are flooded).
         const unicast = (data[p]! & 1) === 0;
         if (from === UPLINK_PORT) {
           d = unicast ? dev.vportByMac(dmac) : -1;
           if (d < 0) {
-            d = dev.defaultVport;
-            if (d < 0) {
-              // No vport for it and no default: the device has nowhere to put it.
-              b.drop[k] = this.noRoute;
-              continue;
+            if (flood) d = DEST_FLOOD;
+            else {
+              d = dev.defaultVport;
+              if (d < 0) {
+                // No vport for it and no default: the device has nowhere to put it.
+                b.drop[k] = this.noRoute;
+                continue;
+              }
             }
           }
         } else {
           d = unicast && dev.eastWest ? dev.vportByMac(dmac) : -1;
-          if (d < 0) d = DEST_UPLINK;
+          if (d < 0) d = flood && dev.eastWest ? DEST_FLOOD : DEST_UPLINK;
         }
       }
       if (d >= 0) {
@@ -267,7 +303,8 @@ class EswitchStage implements DeviceStage {
         }
         c[this.cToVport]! += 1;
         if (from !== UPLINK_PORT) c[this.cEastWest]! += 1;
-      } else if (d === DEST_UPLINK) c[this.cToUplink]! += 1;
+      } else if (d === DEST_UPLINK && dev.hasUplink) c[this.cToUplink]! += 1;
+      else if (d === DEST_FLOOD) c[this.cFlooded]! += 1;
       else {
         b.drop[k] = this.noRoute;
         continue;
@@ -279,9 +316,9 @@ class EswitchStage implements DeviceStage {
 
 registerStage({
   kind: "eswitch",
-  description: "embedded switch: classifier vport/uplink fates, else destination MAC (uplink -> vport or default vport; vport -> vport or uplink)",
+  description: "embedded switch: classifier vport/uplink fates, else destination MAC (uplink -> vport or default vport; vport -> vport or uplink); optional MAC learning and flooding",
   schema: z.object({}).strict(),
-  counters: ["toVport", "toUplink", "eastWest"],
+  counters: ["toVport", "toUplink", "eastWest", "learned", "moved", "tableFull", "flooded"],
   dropReasons: ["noRoute"],
   create: (_o, env) => new EswitchStage(env.name, env),
 });

@@ -12,7 +12,7 @@
 //     dpdk-testpmd is not installed. testpmd runs with `-l 0,1 --main-lcore 0`
 //     (its forwarding lcore is core 1); the port is polled here, in
 //     setImmediate turns, between which the vhost-user socket is served.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PacketPool } from "@nfvio/core";
@@ -24,7 +24,9 @@ import { VirtioUserFrontend, type VirtioUserOptions } from "../src/vhost-user/fr
 import { VirtioUserPort } from "../src/vhost-user/port.js";
 import { VhostUserServer } from "../src/vhost-user/server.js";
 import { accumulated, cleanPrefix, killChildren, sleep, TESTPMD, testpmd, waitOutput, type Proc } from "./vhost-user-dpdk-helpers.js";
-import { capturingLogger, linux, until } from "./vhost-user-helpers.js";
+import * as sys from "../src/sys/index.js";
+import { VhostUserSession } from "../src/vhost-user/session.js";
+import { capturingLogger, handSetup, linux, negotiate, releaseHand, ScriptedFrontend, until } from "./vhost-user-helpers.js";
 
 const cleanups: (() => void | Promise<void>)[] = [];
 afterEach(async () => {
@@ -304,6 +306,91 @@ describe.runIf(linux)("VhostUserPort drop counters", () => {
     expect(port.tx(b)).toBe(2);
     expect(port.snapshot()).toEqual({ "tx.drop.not_ready": 7 });
     expect(poolA.stats().inUse).toBe(0);
+  });
+});
+
+describe.runIf(linux)("VhostUserPort notifications and faults", () => {
+  for (const packed of [false, true]) {
+    it(`calls a driver that wants interrupts on both rings; a broken ring is reported once (${packed ? "packed" : "split"})`, async () => {
+      const [a, b] = sys.socketPair();
+      const logs = capturingLogger();
+      const pool = new PacketPool({ count: 256 });
+      const port = new VhostUserPort({ pool, log: logs.log });
+      const session = new VhostUserSession(b, port, { log: logs.log, name: "test" });
+      session.start();
+      const fe = new ScriptedFrontend(a);
+      cleanups.push(
+        () => fe.close(),
+        () => session.close(),
+      );
+      const n = await negotiate(fe, { ack: true, packed });
+      const h = await handSetup(fe, n);
+      cleanups.push(() => releaseHand(h));
+      expect(port.connected).toBe(true);
+      const rxq = h.drivers[0]!;
+      const txq = h.drivers[1]!;
+      rxq.setNotify(true);
+      txq.setNotify(true);
+      const bytes = h.mem.regions[0]!.bytes;
+      const at = (gpa: number): number => gpa - h.mem.regions[0]!.gpa;
+      const addrs = new Float64Array(1);
+      const lens = new Uint32Array(1);
+      // One receive buffer, and one 60-byte frame after a zero 12-byte header to transmit.
+      addrs[0] = h.bufBase;
+      lens[0] = 2048;
+      expect(rxq.add(addrs, lens, 0, 1, 1)).toBe(true);
+      rxq.publish();
+      const txAt = h.bufBase + 0x1000;
+      bytes.fill(0, at(txAt), at(txAt) + 12);
+      for (let j = 0; j < 60; j++) bytes[at(txAt) + 12 + j] = (j * 3 + 1) & 0xff;
+      addrs[0] = txAt;
+      lens[0] = 72;
+      expect(txq.add(addrs, lens, 1, 0, 2)).toBe(true);
+      txq.publish();
+      const r = new Burst(32);
+      expect(port.rx(r)).toBe(1);
+      // The transmit buffer came back and the driver was called.
+      expect(await sys.waitReadable(h.calls[1]!, 2000)).toBe(true);
+      expect(sys.eventfdRead(h.calls[1]!)).toBeGreaterThan(0n);
+      // Back the other way: into the posted receive buffer, with a call.
+      expect(port.tx(r)).toBe(1);
+      expect(await sys.waitReadable(h.calls[0]!, 2000)).toBe(true);
+      expect(sys.eventfdRead(h.calls[0]!)).toBeGreaterThan(0n);
+      const tokens = new Uint32Array(4);
+      const used = new Uint32Array(4);
+      expect(rxq.reclaim(tokens, used, 4)).toBe(1);
+      expect([tokens[0], used[0]]).toEqual([1, 72]);
+      const o = at(h.bufBase);
+      expect([...bytes.subarray(o, o + 12)]).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]); // num_buffers 1
+      expect([...bytes.subarray(o + 12, o + 72)]).toEqual([...bytes.subarray(at(txAt) + 12, at(txAt) + 72)]);
+      // A descriptor outside guest memory breaks the transmit ring: reported once (err eventfd, ring.fault, log line).
+      addrs[0] = 0x7000_0000;
+      txq.add(addrs, lens, 1, 0, 3);
+      txq.publish();
+      r.clear();
+      expect(port.rx(r)).toBe(0);
+      expect(port.rx(r)).toBe(0);
+      expect(await sys.waitReadable(h.errs[1]!, 2000)).toBe(true);
+      expect(port.get("ring.fault")).toBe(1);
+      expect(logs.warnings().filter((l) => /vring 1 broken: queue fault addr_out_of_range/.test(l)).length).toBe(1);
+      expect(pool.stats().inUse).toBe(0);
+    });
+  }
+});
+
+describe.runIf(linux)("README: VhostUserPort", () => {
+  it("the example runs and gives the documented result", async () => {
+    const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+    const m = /### VhostUserPort\n[\s\S]*?```ts\n([\s\S]*?)```/.exec(readme);
+    expect(m).not.toBeNull();
+    const file = new URL("./.vhost-user-port-readme-example.ts", import.meta.url);
+    writeFileSync(file, m![1]!.replace('from "@nfvio/vhost"', 'from "../src/index.js"'));
+    try {
+      const mod = (await import(/* @vite-ignore */ file.href)) as { result: unknown };
+      expect(mod.result).toEqual({ connected: true, counters: { "rx.packets": 1, "rx.bytes": 64, "tx.packets": 1, "tx.bytes": 64 } });
+    } finally {
+      rmSync(file, { force: true });
+    }
   });
 });
 

@@ -236,13 +236,13 @@ export class VirtioUserQueuePair {
             this.rxCounters.bytes += payload;
             onFrame?.(bytes, off + hdr, payload);
           } else if (payload <= this.scratch.length) {
-            this.scratch.set(bytes.subarray(off + hdr, off + len), 0);
+            copyArray(bytes, off + hdr, this.scratch, 0, payload);
             this.mergeLen = payload;
             this.mergeLeft = numBuffers - 1;
           } else this.rxCounters.count("frame_too_long");
         }
       } else {
-        if (this.mergeLen + len <= this.scratch.length) this.scratch.set(bytes.subarray(off, off + len), this.mergeLen);
+        if (this.mergeLen + len <= this.scratch.length) copyArray(bytes, off, this.scratch, this.mergeLen, len);
         this.mergeLen += len;
         if (--this.mergeLeft === 0) {
           frames++;

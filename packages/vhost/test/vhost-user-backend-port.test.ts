@@ -378,6 +378,57 @@ describe.runIf(linux)("VhostUserPort notifications and faults", () => {
   }
 });
 
+describe.runIf(linux)("VhostUserPort and disabled rings", () => {
+  it("discards frames from a disabled transmit ring (rx.drop.disabled) and sends nothing to a disabled receive ring", async () => {
+    const [a, b] = sys.socketPair();
+    const logs = capturingLogger();
+    const pool = new PacketPool({ count: 64 });
+    const port = new VhostUserPort({ pool, log: logs.log });
+    const session = new VhostUserSession(b, port, { log: logs.log, name: "test" });
+    session.start();
+    const fe = new ScriptedFrontend(a);
+    cleanups.push(
+      () => fe.close(),
+      () => session.close(),
+    );
+    const n = await negotiate(fe, { ack: true });
+    const h = await handSetup(fe, n);
+    cleanups.push(() => releaseHand(h));
+    for (const index of [0, 1]) {
+      fe.send("SET_VRING_ENABLE", { index, num: 0 }, [], true);
+      expect(await fe.reply("SET_VRING_ENABLE")).toBe(0n);
+    }
+    expect(port.connected).toBe(true); // started, though disabled
+    const addrs = new Float64Array([h.bufBase + 0x1000]);
+    const lens = new Uint32Array([72]);
+    h.drivers[1]!.add(addrs, lens, 1, 0, 1);
+    h.drivers[1]!.publish();
+    addrs[0] = h.bufBase;
+    lens[0] = 2048;
+    h.drivers[0]!.add(addrs, lens, 0, 1, 2);
+    h.drivers[0]!.publish();
+    const r = new Burst(32);
+    expect(port.rx(r)).toBe(0);
+    const tokens = new Uint32Array(4);
+    const used = new Uint32Array(4);
+    expect(h.drivers[1]!.reclaim(tokens, used, 4)).toBe(1); // processed and discarded
+    pool.allocBurst(r, 3);
+    expect(port.tx(r)).toBe(3);
+    r.clear();
+    expect(h.drivers[0]!.reclaim(tokens, used, 4)).toBe(0);
+    expect(port.snapshot()).toEqual({ "rx.drop.disabled": 1, "tx.drop.not_ready": 3 });
+    // Enabled again: the receive buffer is used.
+    fe.send("SET_VRING_ENABLE", { index: 0, num: 1 }, [], true);
+    expect(await fe.reply("SET_VRING_ENABLE")).toBe(0n);
+    pool.allocBurst(r, 1);
+    pool.len[r.idx[0]!] = 60;
+    expect(port.tx(r)).toBe(1);
+    expect(h.drivers[0]!.reclaim(tokens, used, 4)).toBe(1);
+    expect(used[0]).toBe(72);
+    expect(pool.stats().inUse).toBe(0);
+  });
+});
+
 describe.runIf(linux)("README: VhostUserPort", () => {
   it("the example runs and gives the documented result", async () => {
     const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");

@@ -3,14 +3,22 @@
  * until SIGINT/SIGTERM, then print per-queue counters. With `--mode vnf`
  * the frames the front-end transmits go through a VNF of `@nfvio/vnf`
  * (`--vnf FILE` or `--vnf-kind KIND`); VNF port k is queue pair k mod N.
+ * With `--mode switch` the offload device's embedded switch serves several
+ * sockets (`--socket` repeated), one vport each, switching frames between
+ * the peers by MAC (`vhost-user-switch.ts`).
  */
 import type { Command } from "commander";
 import { NET_MODES, VhostUserNetDevice, VhostUserServer, type LogLevel, type NetMode, type QueueCounters, type SchedulerStats } from "@nfvio/vhost";
 import { createVnf, loadVnf, VNF_KINDS, VnfError, type Vnf, type VnfKind, type VnfSpec } from "@nfvio/vnf";
 import { CliError, positive, table } from "../output.js";
+import { RateSampler, SWITCH_PROFILES, runSwitch, switchMacs, type SwitchProfile } from "./vhost-user-switch.js";
 
 interface VhostUserOptions {
-  socket: string;
+  socket?: string[];
+  mac?: string[];
+  profile?: string;
+  learn?: boolean;
+  flood?: boolean;
   client?: boolean;
   queues: number;
   mode: string;
@@ -92,88 +100,90 @@ export function queueTable(queues: readonly { queue: number; direction: string; 
   );
 }
 
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+/** Resolve when SIGINT or SIGTERM arrives. */
+function untilSignal(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      resolve();
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+}
+
+const MODES = [...NET_MODES, "switch"] as const;
+
 export function registerVhostUser(program: Command): void {
   program
     .command("vhost-user")
-    .description("Serve a virtio-net device (vhost-user back-end) for DPDK virtio-user or QEMU until SIGINT/SIGTERM, then print per-queue counters")
-    .requiredOption("--socket <path>", "vhost-user socket path (created with mode 0600 unless --client)")
+    .description(
+      "Serve a virtio-net device (vhost-user back-end) for DPDK virtio-user or QEMU until SIGINT/SIGTERM, then print per-queue counters; --mode switch serves the offload device's embedded switch on several sockets (one vport each) and prints per-vport, eSwitch and drop counters",
+    )
+    .option("--socket <path>", "vhost-user socket path (created with mode 0600 unless --client); repeat it with --mode switch, one vport per socket", collect)
     .option("--client", "connect to a front-end that listens at --socket (reconnects after it goes away)")
-    .option("--queues <n>", "queue pairs", positive("--queues", true), 1)
-    .option("--mode <mode>", `datapath: ${NET_MODES.join(", ")} (vnf: frames go through the VNF of --vnf or --vnf-kind; VNF port k is queue pair k mod N)`, "drop")
+    .option("--queues <n>", "queue pairs (--mode switch: 1)", positive("--queues", true), 1)
+    .option("--mode <mode>", `datapath: ${MODES.join(", ")} (vnf: frames go through the VNF of --vnf or --vnf-kind; VNF port k is queue pair k mod N; switch: the offload device's eSwitch between the sockets' peers)`, "drop")
+    .option("--mac <mac>", "with --mode switch: the MAC of each socket's port, in --socket order (default 02:00:00:00:00:01, :02, ...)", collect)
+    .option("--profile <name>", `with --mode switch: device profile (${SWITCH_PROFILES.join(", ")})`, "smartnic")
+    .option("--learn", "with --mode switch: learn the source MACs of the peers' frames (bounded table)")
+    .option("--flood", "with --mode switch: copy broadcast, multicast and unknown-unicast frames to every other port")
     .option("--vnf <file>", "with --mode vnf: the VNF as { kind, config } in a .json, .yaml or .yml file")
     .option("--vnf-kind <kind>", `with --mode vnf: a VNF with its default configuration (${VNF_KINDS.join(", ")}; macswap, l2fwd and firewall have one)`)
     .option("--idle-ms <ms>", "keep polling this long after the last frame before sleeping on kick eventfds", Number, 1)
     .option("-v, --verbose", "log connections and ring set-up to stderr")
     .option("--json", "print one JSON object")
     .action(async (opts: VhostUserOptions) => {
-      if (!NET_MODES.includes(opts.mode as NetMode)) throw new CliError(`--mode must be one of ${NET_MODES.join(", ")}, got "${opts.mode}"`);
-      if (opts.queues > 128) throw new CliError(`--queues must be at most 128, got ${opts.queues}`);
-      if (opts.mode !== "vnf" && (opts.vnf !== undefined || opts.vnfKind !== undefined)) throw new CliError("--vnf and --vnf-kind need --mode vnf");
-      const vnf = opts.mode === "vnf" ? vnfFromOptions(opts, opts.queues) : null;
-      if (!Number.isFinite(opts.idleMs) || opts.idleMs < 0) throw new CliError(`--idle-ms must be a non-negative number`);
+      if (!(MODES as readonly string[]).includes(opts.mode)) throw new CliError(`--mode must be one of ${MODES.join(", ")}, got "${opts.mode}"`);
+      const sockets = opts.socket ?? [];
+      if (sockets.length === 0) throw new CliError("required option '--socket <path>' not specified");
       const levels: LogLevel[] = opts.verbose ? ["info", "warn", "error"] : ["warn", "error"];
       const log = (level: LogLevel, message: string): void => {
         if (levels.includes(level)) process.stderr.write(`nfvio vhost-user ${level}: ${message}\n`);
       };
+      if (opts.mode === "switch") {
+        if (opts.queues !== 1) throw new CliError("--mode switch serves one queue pair per socket; drop --queues");
+        if (opts.vnf !== undefined || opts.vnfKind !== undefined) throw new CliError("--vnf and --vnf-kind need --mode vnf");
+        if (!Number.isFinite(opts.idleMs) || opts.idleMs < 0) throw new CliError(`--idle-ms must be a non-negative number`);
+        const profile = opts.profile ?? "smartnic";
+        if (!(SWITCH_PROFILES as string[]).includes(profile)) throw new CliError(`--profile must be one of ${SWITCH_PROFILES.join(", ")}, got "${profile}"`);
+        if (new Set(sockets).size !== sockets.length) throw new CliError("--socket: the same path is given twice");
+        const macs = switchMacs(sockets, opts.mac);
+        await runSwitch({ sockets, macs, profile: profile as SwitchProfile, learn: opts.learn ?? false, flood: opts.flood ?? false, client: opts.client ?? false, idleMs: opts.idleMs, json: opts.json ?? false, log }, untilSignal());
+        return;
+      }
+      if (sockets.length > 1) throw new CliError("--socket may be repeated only with --mode switch");
+      if (opts.mac !== undefined || opts.learn || opts.flood || opts.profile !== "smartnic") throw new CliError("--mac, --profile, --learn and --flood need --mode switch");
+      const socket = sockets[0]!;
+      if (opts.queues > 128) throw new CliError(`--queues must be at most 128, got ${opts.queues}`);
+      if (opts.mode !== "vnf" && (opts.vnf !== undefined || opts.vnfKind !== undefined)) throw new CliError("--vnf and --vnf-kind need --mode vnf");
+      const vnf = opts.mode === "vnf" ? vnfFromOptions(opts, opts.queues) : null;
+      if (!Number.isFinite(opts.idleMs) || opts.idleMs < 0) throw new CliError(`--idle-ms must be a non-negative number`);
       const mode = opts.mode as NetMode;
       const device = new VhostUserNetDevice({ queuePairs: opts.queues, mode, idleMs: opts.idleMs, log, ...(vnf ? { processor: vnf } : {}) });
       const role = opts.client ? "client" : "server";
-      const server = new VhostUserServer({ path: opts.socket, role, device, log });
+      const server = new VhostUserServer({ path: socket, role, device, log });
       try {
         server.start();
       } catch (e) {
-        throw new CliError(`cannot serve ${opts.socket}: ${(e as Error).message}`);
+        throw new CliError(`cannot serve ${socket}: ${(e as Error).message}`);
       }
-      if (!opts.json) process.stderr.write(`nfvio vhost-user: ${role === "server" ? "listening on" : "connecting to"} ${opts.socket} (${opts.queues} queue pair(s), ${mode}${vnf ? ` ${vnf.kind}, ${vnf.portCount} port(s)` : ""}); Ctrl-C to stop\n`);
+      if (!opts.json) process.stderr.write(`nfvio vhost-user: ${role === "server" ? "listening on" : "connecting to"} ${socket} (${opts.queues} queue pair(s), ${mode}${vnf ? ` ${vnf.kind}, ${vnf.portCount} port(s)` : ""}); Ctrl-C to stop\n`);
       const started = performance.now();
       // Rate: sample the transmit frame count every 100 ms; traffic spans the first to the last sample that moved.
       const txFrames = (): number => device.counters().reduce((n, q) => (q.direction === "tx" ? n + q.frames : n), 0);
-      let last = 0;
-      let firstT = -1;
-      let firstN = 0;
-      let lastT = -1;
-      let lastN = 0;
-      // The last 11 samples (10 intervals = 1 s) for the best 1 s rate.
-      const win: { t: number; n: number }[] = [];
-      let peak = 0;
-      const sampler = setInterval(() => {
-        const n = txFrames();
-        const t = performance.now();
-        win.push({ t, n });
-        if (win.length > 11) win.shift();
-        if (win.length === 11) peak = Math.max(peak, (n - win[0]!.n) / ((t - win[0]!.t) / 1000));
-        if (n !== last) {
-          if (firstT < 0) {
-            firstT = t - 100;
-            firstN = last;
-          }
-          lastT = t;
-          lastN = n;
-          last = n;
-        }
-      }, 100);
-      await new Promise<void>((resolve) => {
-        const stop = (): void => {
-          process.off("SIGINT", stop);
-          process.off("SIGTERM", stop);
-          resolve();
-        };
-        process.on("SIGINT", stop);
-        process.on("SIGTERM", stop);
-      });
-      clearInterval(sampler);
+      const sampler = new RateSampler(txFrames);
+      await untilSignal();
+      sampler.stop();
       server.close();
       const queues = device.counters();
       const sum = (dir: "rx" | "tx") => queues.filter((q) => q.direction === dir).reduce((a, q) => ({ frames: a.frames + q.frames, bytes: a.bytes + q.bytes }), { frames: 0, bytes: 0 });
-      const final = txFrames();
-      if (final !== lastN && lastT >= 0) {
-        lastN = final;
-        lastT = performance.now();
-      }
-      const rateSeconds = firstT >= 0 ? (lastT - firstT) / 1000 : 0;
-      const rateFrames = firstT >= 0 ? lastN - firstN : 0;
+      const rate = sampler.result();
       const report: VhostUserReport = {
-        socket: opts.socket,
+        socket,
         role,
         mode,
         queuePairs: opts.queues,
@@ -182,7 +192,7 @@ export function registerVhostUser(program: Command): void {
         seconds: (performance.now() - started) / 1000,
         queues,
         totals: { rx: sum("rx"), tx: sum("tx"), errors: queues.reduce((n, q) => n + Object.values(q.errors).reduce((a, b) => a + b, 0), 0) },
-        rate: { frames: rateFrames, seconds: rateSeconds, mpps: rateSeconds > 0 ? rateFrames / rateSeconds / 1e6 : 0, peakMpps: peak / 1e6 },
+        rate,
         scheduler: { ...device.sched },
         ...(vnf ? { vnf: { kind: vnf.kind, ports: vnf.portCount, counters: vnf.counters.snapshot(true) } } : {}),
       };
@@ -190,7 +200,7 @@ export function registerVhostUser(program: Command): void {
       else {
         process.stdout.write(queueTable(queues) + "\n");
         if (report.vnf) process.stdout.write(`vnf ${report.vnf.kind} (${report.vnf.ports} port(s)): ${formatErrors(report.vnf.counters)}\n`);
-        process.stdout.write(`connections ${report.connections}, refused ${report.refused}; transmit rate ${report.rate.mpps.toFixed(3)} Mpps over ${rateSeconds.toFixed(2)} s; wakeups ${report.scheduler.wakeups}, kicks ${report.scheduler.kicks}, calls ${report.scheduler.calls}\n`);
+        process.stdout.write(`connections ${report.connections}, refused ${report.refused}; transmit rate ${report.rate.mpps.toFixed(3)} Mpps over ${rate.seconds.toFixed(2)} s; wakeups ${report.scheduler.wakeups}, kicks ${report.scheduler.kicks}, calls ${report.scheduler.calls}\n`);
       }
     });
 }

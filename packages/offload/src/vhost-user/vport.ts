@@ -22,8 +22,10 @@
  * length 0 and published when the vport is detached. If the transmit ring
  * stopped first and the receive ring keeps running until the vport is
  * attached again, the held split chains are returned used with length 0
- * then. A front-end may reconnect any number of times; counters are
- * cumulative.
+ * then. Before detaching, the device takes in what the front-end already
+ * queued on its transmit ring (as `@nfvio/vhost`'s network device does), so
+ * every frame handed over is switched and counted. A front-end may
+ * reconnect any number of times; counters are cumulative.
  *
  * Features: what the device's profile offers a guest
  * ({@link offloadDeviceFeatures}) minus what a vhost-user back-end does not
@@ -186,7 +188,11 @@ export class VhostUserVport implements VhostUserDeviceShape, PollerMember {
 
   vringStopping(v: VhostUserVringShape): number {
     if (v.index > 1) return 0;
-    if (this.vp !== null) this.detach(`vring ${v.index} stopping`);
+    if (this.vp !== null) {
+      // Take in what the front-end already queued for transmission, so every frame it handed over is switched and counted.
+      this.drainTx();
+      this.detach(`vring ${v.index} stopping`);
+    }
     this.rings[v.index] = null;
     if (v.index !== 0 || this.heldQueue === null) return 0;
     let n = 0;
@@ -200,7 +206,10 @@ export class VhostUserVport implements VhostUserDeviceShape, PollerMember {
   }
 
   disconnected(reason: string): void {
-    if (this.vp !== null) this.detach(`disconnected: ${reason}`);
+    if (this.vp !== null) {
+      this.drainTx();
+      this.detach(`disconnected: ${reason}`);
+    }
     this.rings[0] = null;
     this.rings[1] = null;
     this.held = [];
@@ -262,6 +271,14 @@ export class VhostUserVport implements VhostUserDeviceShape, PollerMember {
     }
     this.stats.attaches++;
     this.log("info", `vport ${this.id}: attached (${rx.packed ? "packed" : "split"} rings, size ${rq.size}, features 0x${features.toString(16)})`);
+  }
+
+  /** Poll the device until this vport's transmit ring is empty (at most a ring's worth of rounds). */
+  private drainTx(): void {
+    const q = this.rings[1]?.queue ?? null;
+    if (q === null || q.broken || !this.rings[1]!.enabled) return;
+    for (let k = 0; k <= q.size && q.pending() > 0; k++) this.device.poll();
+    this.afterTurn();
   }
 
   private detach(why: string): void {

@@ -290,6 +290,30 @@ describe.runIf(linux)("VhostUserPort drop counters", () => {
     expect(poolA.stats().inUse).toBe(0);
   });
 
+  it("frames queued when the front-end stops its rings are kept and handed out by rx afterwards", async () => {
+    const { port, peers, poolA, poolB, frontend } = await setUp();
+    const b = new Burst(32);
+    for (let id = 0; id < 40; id += 20) {
+      poolB.allocBurst(b, 20);
+      for (let k = 0; k < 20; k++) writeFrame(poolB, b.idx[k]!, id + k, 100 + id + k);
+      peers[0]!.tx(b);
+      b.clear();
+    }
+    await frontend.close(); // GET_VRING_BASE on every ring, then the socket closes
+    expect(await until(() => !port.connected)).toBe(true);
+    const r = new Burst(32);
+    const ids: number[] = [];
+    for (let t = 0; t < 3; t++) {
+      r.clear();
+      port.rx(r);
+      for (let k = 0; k < r.count; k++) ids.push(checkFrame(poolA, r.idx[k]!));
+      poolA.freeBurst(r);
+    }
+    expect(ids).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    expect(port.get("rx.packets")).toBe(40);
+    expect(poolA.stats().inUse).toBe(0);
+  });
+
   it("after the front-end leaves, and after close: tx.drop.not_ready, nothing received", async () => {
     const { port, frontend, poolA } = await setUp();
     expect(port.connected).toBe(true);
@@ -485,9 +509,10 @@ describe.runIf(linux && TESTPMD !== null).sequential("VhostUserPort with DPDK te
   afterEach(() => killChildren());
 
   for (const c of [
-    { tag: "split", vdev: "", queues: 1 },
-    { tag: "packed", vdev: ",packed_vq=1", queues: 1 },
-    { tag: "2 queue pairs", vdev: ",queues=2", queues: 2 },
+    { tag: "split", vdev: "", queues: 1, sigint: false },
+    { tag: "packed", vdev: ",packed_vq=1", queues: 1, sigint: false },
+    { tag: "2 queue pairs", vdev: ",queues=2", queues: 2, sigint: false },
+    { tag: "split, SIGINT while sending", vdev: "", queues: 1, sigint: true },
   ]) {
     it(`txonly into port.rx (${c.tag}): the port counts exactly testpmd's TX-packets`, async () => {
       const prefix = `nfvio-bp${process.pid}-${run++}`;
@@ -506,10 +531,18 @@ describe.runIf(linux && TESTPMD !== null).sequential("VhostUserPort with DPDK te
       expect(await until(() => port.connected, 10_000), tp.stdout().slice(-2000)).toBe(true);
       tp.write("start");
       await sleep(2000);
-      tp.write("stop");
-      await sleep(700); // the port takes what testpmd queued before it stopped
+      if (c.sigint) {
+        // testpmd stops forwarding and closes the port at once: what it queued is taken as the rings stop.
+        tp.signal("SIGINT");
+        await tp.exited;
+        await until(() => !port.connected, 5000);
+        await sleep(100);
+      } else {
+        tp.write("stop");
+        await sleep(700); // the port takes what testpmd queued before it stopped
+      }
       const taken = port.get("rx.packets");
-      await quit(tp);
+      if (!c.sigint) await quit(tp);
       poll.stop();
       const stats = accumulated(tp.stdout());
       expect(stats, tp.stdout().slice(-3000)).not.toBeNull();

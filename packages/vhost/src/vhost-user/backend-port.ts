@@ -40,9 +40,12 @@
  *   `vring.fail()` and counted in `ring.fault`; the session sets
  *   DEVICE_NEEDS_RESET.
  *
- * Frames the peer queued on a transmit ring that stops (GET_VRING_BASE,
- * disconnect) before `rx` took them stay in the ring: they were never
- * taken (a restarted split ring starts at them).
+ * A transmit ring that stops (GET_VRING_BASE, disconnect) is emptied
+ * first: the frames the peer queued on it are copied into pool buffers
+ * (as many as the pool has; the rest stay in the ring, where a restarted
+ * split ring starts) and handed out by the next `rx` calls, so every frame
+ * a peer handed over before it left is received (as VhostUserNetDevice
+ * counts every frame before a stop).
  */
 import { CounterSet, type Port } from "@nfvio/core";
 import type { Burst, PacketPool } from "@nfvio/packet";
@@ -136,6 +139,10 @@ export class VhostUserPort implements Port, VhostUserDevice {
   private readyCount = 0;
   private next = 0;
   private closed = false;
+  /** Frames taken from transmit rings as they stopped, handed out by the next rx calls: `stash[stashHead ..+ stashCount)`. */
+  private stash = new Uint32Array(0);
+  private stashHead = 0;
+  private stashCount = 0;
 
   constructor(options: VhostUserPortOptions) {
     const pairs = options.queuePairs ?? 1;
@@ -214,8 +221,7 @@ export class VhostUserPort implements Port, VhostUserDevice {
     const p = this.pairs[v.index >> 1]!;
     if ((v.index & 1) === 1) {
       if (p.tx === v) {
-        const left = v.queue?.pending() ?? 0;
-        if (left > 0) this.log("debug", `vring ${v.index}: ${left} frames the front-end queued were not taken before the stop`);
+        this.drainAtStop(p, v);
         p.tx = null;
       }
       return 0;
@@ -273,20 +279,28 @@ export class VhostUserPort implements Port, VhostUserDevice {
   rx(burst: Burst): number {
     if (this.closed || burst.count >= burst.capacity) return 0;
     const start = burst.count;
+    if (this.stashCount > 0) this.unstash(burst);
     const pairs = this.pairs;
     const np = pairs.length;
     let nobuf = false;
     for (let t = 0; t < np && burst.count < burst.capacity && !nobuf; t++) {
       const p = pairs[(this.next + t) % np]!;
-      if (this.rxPair(p, burst) < 0) nobuf = true;
+      const n = this.take(p, burst.idx, burst.count, burst.capacity - burst.count, true);
+      if (n < 0) nobuf = true;
+      else burst.count += n;
     }
     this.next = (this.next + 1) % np;
     if (nobuf) this.v[RX_NOBUF]! += 1;
     return burst.count - start;
   }
 
-  /** One burst from one transmit ring into `burst`; -1 when the pool had no buffer for frames waiting. */
-  private rxPair(p: Pair, burst: Burst): number {
+  /**
+   * Up to `room` (at most `burst`) frames of pair `p`'s transmit ring into
+   * fresh pool buffers written to `idx[base..]`; returns how many, or -1
+   * when frames wait and the pool has no buffer (they stay in the ring).
+   * `count`: count them as received (rx.packets, rx.bytes) now.
+   */
+  private take(p: Pair, idx: Uint32Array, base: number, room: number, count: boolean): number {
     const v = p.tx;
     if (v === null || !v.started) return 0;
     const q = v.queue!;
@@ -307,13 +321,10 @@ export class VhostUserPort implements Port, VhostUserDevice {
       counts[RX_DISABLED]! += n;
       if (q.publishUsed()) v.call();
       if (q.brokenBy !== null) this.broke(p, v, false);
-      return n;
+      return 0;
     }
-    const room = burst.capacity - burst.count;
     if (want > room) want = room;
     const pool = this.pool;
-    const idx = burst.idx;
-    const base = burst.count;
     const got = pool.allocInto(idx, base, want);
     if (got === 0) return -1;
     const n = q.popBurst(chains, got);
@@ -332,17 +343,74 @@ export class VhostUserPort implements Port, VhostUserDevice {
         readChain(mem, c, hdr, data, pool.start(i), len);
         pool.len[i] = len;
         pool.port[i] = portId;
-        counts[RX_PACKETS]! += 1;
-        counts[RX_BYTES]! += len;
+        if (count) {
+          counts[RX_PACKETS]! += 1;
+          counts[RX_BYTES]! += len;
+        }
         k++;
       }
       q.pushUsed(c, 0);
     }
     if (k < base + got) pool.freeRange(idx, k, base + got);
-    burst.count = k;
     if (n > 0 && q.publishUsed()) v.call();
     if (q.brokenBy !== null) this.broke(p, v, false);
-    return n;
+    return k - base;
+  }
+
+  /** Hand out frames taken from rings that stopped (see {@link vringStopping}). */
+  private unstash(burst: Burst): void {
+    const pool = this.pool;
+    const counts = this.v;
+    let n = burst.capacity - burst.count;
+    if (n > this.stashCount) n = this.stashCount;
+    const stash = this.stash;
+    const idx = burst.idx;
+    let c = burst.count;
+    for (let k = 0; k < n; k++) {
+      const i = stash[this.stashHead + k]!;
+      idx[c++] = i;
+      counts[RX_PACKETS]! += 1;
+      counts[RX_BYTES]! += pool.len[i]!;
+    }
+    burst.count = c;
+    this.stashHead += n;
+    this.stashCount -= n;
+    if (this.stashCount === 0) this.stashHead = 0;
+  }
+
+  /**
+   * A transmit ring stops: take what the front-end queued on it into pool
+   * buffers (as many as the pool has) for the next rx calls, so frames
+   * handed over before GET_VRING_BASE or a disconnect are not lost. What
+   * the pool cannot hold stays in the ring (a split ring's base points at it).
+   */
+  private drainAtStop(p: Pair, v: VhostUserVring): void {
+    const q = v.queue;
+    if (q === null || v.memory === null || q.brokenBy !== null) return;
+    if (this.stashHead > 0) {
+      this.stash.copyWithin(0, this.stashHead, this.stashHead + this.stashCount);
+      this.stashHead = 0;
+    }
+    let taken = 0;
+    for (let guard = 0; guard <= q.size; guard++) {
+      const waiting = q.pending();
+      if (waiting === 0) break;
+      const want = waiting < this.burst ? waiting : this.burst;
+      if (this.stash.length < this.stashCount + want) {
+        const grown = new Uint32Array(Math.max(2 * this.stash.length, this.stashCount + want, 64));
+        grown.set(this.stash.subarray(0, this.stashCount));
+        this.stash = grown;
+      }
+      const n = this.take(p, this.stash, this.stashCount, want, false);
+      if (n < 0) {
+        this.v[RX_NOBUF]! += 1;
+        break;
+      }
+      this.stashCount += n;
+      taken += n;
+    }
+    const left = q.pending();
+    if (taken > 0 || left > 0) this.log("debug", `vring ${v.index}: stopping: ${taken} frames kept for rx, ${left} left in the ring`);
   }
 
   tx(burst: Burst): number {
@@ -419,6 +487,9 @@ export class VhostUserPort implements Port, VhostUserDevice {
       p.rx = null;
       p.tx = null;
     }
+    this.pool.freeRange(this.stash, this.stashHead, this.stashHead + this.stashCount);
+    this.stashCount = 0;
+    this.stashHead = 0;
     this.updateReady();
   }
 

@@ -4,89 +4,12 @@
 // again (counters cumulative), MAC learning and flooding. Raw rings (split
 // and packed) on the real clock, driven by device.poll().
 import { Burst, PacketPool, buildFrame } from "@nfvio/packet";
-import { GuestMemory, VIRTIO_F_RING_PACKED, VIRTIO_F_VERSION_1, VIRTIO_NET_F_MRG_RXBUF, ringFactory, type DeviceQueue, type DriverQueue } from "@nfvio/virtio";
+import { VIRTIO_NET_F_MRG_RXBUF } from "@nfvio/virtio";
 import { describe, expect, it } from "vitest";
 import { OffloadDevice, type OffloadDeviceOptions } from "../src/device/device.js";
 import { parseMac } from "../src/flow-key.js";
 import { CapturePort } from "../src/testing.js";
-
-const HDR = 12;
-const SIZE = 64;
-const BUF = 2048;
-
-/** A guest's receive and transmit rings over its own memory, driven by hand. */
-class RingGuest {
-  readonly mem = GuestMemory.shared(1 << 22, 0x10000);
-  readonly features: bigint;
-  readonly rx: DriverQueue;
-  readonly tx: DriverQueue;
-  readonly rxDev: DeviceQueue;
-  readonly txDev: DeviceQueue;
-  private readonly rxBase = 0x100000;
-  private readonly txBase = 0x200000;
-  private readonly freeRx: number[] = [];
-  private readonly freeTx: number[] = [];
-  private readonly tokens = new Uint32Array(SIZE);
-  private readonly lens = new Uint32Array(SIZE);
-  /** Frames received (header stripped) and zero-length returns. */
-  readonly received: Uint8Array[] = [];
-  empties = 0;
-
-  constructor(
-    readonly ring: "split" | "packed",
-    extra = 0n,
-  ) {
-    this.features = VIRTIO_F_VERSION_1 | (ring === "packed" ? VIRTIO_F_RING_PACKED : 0n) | extra;
-    const f = ringFactory(ring);
-    const prx = f.place(SIZE, 0x10000);
-    const ptx = f.place(SIZE, Math.ceil(prx.end / 4096) * 4096);
-    this.rx = f.driver(this.mem, prx, this.features, true);
-    this.tx = f.driver(this.mem, ptx, this.features, true);
-    this.rxDev = f.device(this.mem, prx, this.features);
-    this.txDev = f.device(this.mem, ptx, this.features);
-    for (let t = SIZE - 1; t >= 0; t--) {
-      this.freeRx.push(t);
-      this.freeTx.push(t);
-    }
-  }
-
-  post(n: number, len = BUF): void {
-    for (let k = 0; k < n; k++) {
-      const t = this.freeRx.pop()!;
-      expect(this.rx.add(Float64Array.of(this.rxBase + t * BUF), Uint32Array.of(len), 0, 1, t)).toBe(true);
-    }
-    this.rx.publish();
-  }
-
-  send(frames: readonly Uint8Array[]): void {
-    this.reclaimTx();
-    for (const fr of frames) {
-      const t = this.freeTx.pop()!;
-      const gpa = this.txBase + t * BUF;
-      this.mem.write(gpa, new Uint8Array(HDR));
-      this.mem.write(gpa + HDR, fr);
-      expect(this.tx.add(Float64Array.of(gpa), Uint32Array.of(HDR + fr.length), 1, 0, t)).toBe(true);
-    }
-    this.tx.publish();
-  }
-
-  reclaimTx(): void {
-    const n = this.tx.reclaim(this.tokens, this.lens, SIZE);
-    for (let k = 0; k < n; k++) this.freeTx.push(this.tokens[k]!);
-  }
-
-  /** Take used receive buffers (not posted again). */
-  receive(): void {
-    const n = this.rx.reclaim(this.tokens, this.lens, SIZE);
-    for (let k = 0; k < n; k++) {
-      const t = this.tokens[k]!;
-      const len = this.lens[k]!;
-      if (len === 0) this.empties++;
-      else this.received.push(this.mem.slice(this.rxBase + t * BUF + HDR, len - HDR).slice());
-      this.freeRx.push(t);
-    }
-  }
-}
+import { RingGuest, SIZE } from "./ring-guest.js";
 
 function frame(dst: string, src: string, k = 0, payload = 60): Uint8Array {
   return buildFrame({ dst, src, ipv4: { src: "10.0.0.1", dst: "10.0.0.2", id: k }, udp: { srcPort: 1000 + k, dstPort: 7 }, payload });

@@ -81,9 +81,15 @@ export function registerRun(program: Command): void {
         for (const [k, p] of points.entries()) {
           const label = p.vms !== undefined || p.queues !== undefined ? `${scenario.name}: ${p.vms ?? "-"} VM x ${p.queues ?? "-"} q` : scenario.name;
           try {
-            results.push(await runScenario(scenario, { ...p, onProgress: (f) => progress.update((k + f) / points.length, label) }));
+            results.push(
+              await runScenario(scenario, {
+                ...p,
+                onProgress: (f) => progress.update((k + f) / points.length, label),
+                onWait: (m) => progress.update(k / points.length, `${label}: ${m}`),
+              }),
+            );
           } catch (e) {
-            if (e instanceof Error && /ports are part of the scenario format|has one uplink/.test(e.message)) throw new CliError(e.message);
+            if (e instanceof Error && /^port "|need clock: real|has one uplink/.test(e.message)) throw new CliError(e.message);
             throw e;
           }
         }

@@ -106,6 +106,7 @@ function backendConfig(b: BackendName): BackendConfig {
 
 /** A copy of `s` on backend `b` with the first stream at `size` and `rate`, run for `timing`. */
 export function variant(s: Scenario, b: BackendName, size: SizeName, rate: string | number, timing: { duration: string; warmup: string; drain: string }): Scenario {
+  if (s.traffic === undefined) throw new Error(`scenario "${s.name}" has no traffic of its own (its path starts at a real peer): compare needs generated traffic`);
   const [first, ...rest] = s.traffic.streams;
   return {
     ...s,

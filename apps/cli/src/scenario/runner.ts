@@ -11,7 +11,14 @@
  * same scenario gives the same result, bit for bit.
  *
  * Under the real clock the same components are polled in a loop on this
- * thread; figures are this software's, per wall-clock second.
+ * thread; figures are this software's, per wall-clock second. Only there
+ * may a wire be a real peer (`real-ports.ts`): a TAP interface or a
+ * vhost-user front-end. The run opens them, waits for vhost-user peers to
+ * start their rings, and polls them with everything else: what a peer
+ * sends enters at its wire, what reaches its wire is handed to it. A path
+ * that starts at a real port carries the peer's traffic (no generator);
+ * one that ends at a real port counts the frames handed to the peer as
+ * received (the peer's own losses are its to count).
  *
  * Figures: the rate is what reaches the last endpoint between `warmup` and
  * `duration`; host CPU cycles are everything the backend charged to host
@@ -30,8 +37,10 @@ import {
   type ResourceSnapshot,
 } from "@nfvio/core";
 import { Generator, RxAnalyzer, describeSizes, parseDuration, parseLineRate, readSignature, type SignatureFields, type StreamSpec } from "@nfvio/trafgen";
+import type { LogLevel } from "@nfvio/vhost";
 import { flowHash, type Fabric, type Target, type WireSink } from "./fabric.js";
 import { OffloadFabric, offloadFeatures, offloadWireBps } from "./offload-fabric.js";
+import { openRealPort, waitReady, type RealPort } from "./real-ports.js";
 import type { Scenario } from "./schema.js";
 import { VhostNetFabric } from "./vhost-fabric.js";
 import { Vm, type AppReceive } from "./vm.js";
@@ -115,9 +124,13 @@ export interface RunOptions {
   onProgress?: (fraction: number) => void;
   /** Called with the topology once the scenario is built, before any traffic. */
   onStart?: (topology: Topology) => void;
+  /** Called once real ports are open and their peers connected, right before the traffic; awaited. */
+  onReady?: () => void | Promise<void>;
+  /** Called when the run waits for a real port's peer. */
+  onWait?: (message: string) => void;
   /** Called with each time-series point; a returned promise is awaited (a live view may pace the run). */
   onSample?: (s: Sample) => void | Promise<void>;
-  /** Wall ms between yields to the event loop (default 50); yields only with onProgress or onSample. */
+  /** Wall ms between yields to the event loop (default 50, 1 with real ports); yields only with onProgress, onSample or real ports. */
   yieldMs?: number;
 }
 
@@ -201,10 +214,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
   const windowNs = Math.max(1, durationNs - warmupNs);
   const quantum = opts.quantumNs ?? 100;
   const swept = opts.vms !== undefined || opts.queues !== undefined ? sweptVm(s) : null;
-  const unsupported = s.ports.find((p) => p.kind !== "trafgen");
-  if (unsupported !== undefined) {
-    throw new Error(`port "${unsupported.name}": ${unsupported.kind} ports are part of the scenario format, but the runner drives trafgen ports only so far (use \`nfvio tap\` or \`nfvio vhost-user\` for real peers)`);
-  }
+  if (model && s.ports.some((p) => p.kind !== "trafgen")) throw new Error("tap and vhost-user ports need clock: real");
 
   // VMs, with copies and the sweep point applied.
   const groups = new Map<string, Vm[]>();
@@ -267,7 +277,11 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     if (groups.has(p)) {
       const vnf = s.vms.find((v) => v.name === p)!.vnf;
       for (const vm of groups.get(p)!) topology.nodes.push({ id: vm.name, kind: vnf ? "vm" : "app", label: vnf ? `${vm.name}: ${vnf.kind}${vm.guests.length > 1 ? ` ×${vm.guests.length}q` : ""}` : `${vm.name}: trafgen app`, group: p });
-    } else topology.nodes.push({ id: p, kind: "wire", label: `${p}: trafgen`, group: p });
+    } else {
+      const pc = s.ports.find((x) => x.name === p);
+      const label = pc?.kind === "tap" ? `${p}: tap ${pc.ifname}` : pc?.kind === "vhost-user" ? `${p}: vhost-user peer` : `${p}: trafgen`;
+      topology.nodes.push({ id: p, kind: "wire", label, group: p });
+    }
   }
   for (let i = 0; i + 1 < s.path.length; i++) {
     const a = groups.get(s.path[i]!)?.map((v) => v.name) ?? [s.path[i]!];
@@ -287,9 +301,10 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     srcPort?.kind === "trafgen" && srcPort.lineRate !== undefined
       ? parseLineRate(srcPort.lineRate)
       : ((backend.kind === "offload" ? offloadWireBps(backend.profile) : null) ?? rates.wireGbps * 1e9);
-  const streams = s.traffic.streams.map((st) => (st.lineRate === undefined ? { ...st, lineRate } : st)) as StreamSpec[];
-  const gen = new Generator(srcPool, streams, { batch: 32 });
-  const analyzer = new RxAnalyzer({ streams: gen.sources.map((x) => ({ id: x.id, name: x.name })) });
+  // No traffic section: the path starts at a real peer, which sends.
+  const streams = (s.traffic?.streams ?? []).map((st) => (st.lineRate === undefined ? { ...st, lineRate } : st)) as StreamSpec[];
+  const gen = streams.length > 0 ? new Generator(srcPool, streams, { batch: 32 }) : null;
+  const analyzer = new RxAnalyzer({ streams: gen?.sources.map((x) => ({ id: x.id, name: x.name })) ?? [] });
   const sig: SignatureFields = { stream: 0, seq32: 0, txNs: 0 };
   const lat = new Samples();
   let t0 = 0;
@@ -297,32 +312,58 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
   let winBytes = 0;
   let delivered = 0;
   const wireRx = new Map<string, number>();
-  const record: AppReceive = (pool, burst) => {
+  const recordAt = (pool: PacketPool, burst: Burst, free: boolean): void => {
     const now = model ? 0 : clock.now() - t0;
     for (let k = 0; k < burst.count; k++) {
       const i = burst.idx[k]!;
       const rxNs = model ? pool.ts[i]! : now;
       analyzer.record(pool, i, rxNs);
       delivered++;
-      if (rxNs >= warmupNs && rxNs < durationNs && readSignature(pool.view, pool.start(i), pool.len[i]!, sig)) {
-        winFrames++;
-        winBytes += pool.len[i]! + 4;
-        lat.push(rxNs - sig.txNs);
+      if (rxNs >= warmupNs && rxNs < durationNs) {
+        if (readSignature(pool.view, pool.start(i), pool.len[i]!, sig)) {
+          winFrames++;
+          winBytes += pool.len[i]! + 4;
+          lat.push(rxNs - sig.txNs);
+        } else if (gen === null) {
+          // A real peer's frames carry no signature: counted, no latency.
+          winFrames++;
+          winBytes += pool.len[i]! + 4;
+        }
       }
     }
-    pool.freeBurst(burst);
+    if (free) pool.freeBurst(burst);
   };
+  const record: AppReceive = (pool, burst) => recordAt(pool, burst, true);
+
+  // Real peers: open them on the host pool (their frames enter the fabric there).
+  const real = new Map<string, RealPort>();
+  const log = (level: LogLevel, message: string): void => {
+    if (level === "warn" || level === "error") process.stderr.write(`nfvio run ${level}: ${message}\n`);
+  };
+  const closeReal = (): void => {
+    for (const r of real.values()) r.close();
+    real.clear();
+  };
+  try {
+    s.ports.forEach((p, k) => {
+      if (p.kind !== "trafgen") real.set(p.name, openRealPort(p, hostPool, k, log));
+    });
+  } catch (e) {
+    closeReal();
+    throw e;
+  }
   for (const p of s.ports) {
-    const sink: WireSink =
-      p.name === dst
-        ? (pool, burst) => {
-            wireRx.set(p.name, (wireRx.get(p.name) ?? 0) + burst.count);
-            record(pool, burst);
-          }
-        : (pool, burst) => {
-            wireRx.set(p.name, (wireRx.get(p.name) ?? 0) + burst.count);
-            pool.freeBurst(burst);
-          };
+    const r = real.get(p.name) ?? null;
+    const sink: WireSink = (pool, burst) => {
+      wireRx.set(p.name, (wireRx.get(p.name) ?? 0) + burst.count);
+      if (p.name === dst) {
+        // A real peer at the end: the frames handed to it are what the path delivered.
+        recordAt(pool, burst, r === null);
+      }
+      if (r !== null) r.port.tx(burst);
+      else if (p.name !== dst) pool.freeBurst(burst);
+      burst.clear();
+    };
     fabric.connectWire(p.name, sink);
   }
   if (dstVm !== null) dstVm.app.receive = record;
@@ -345,8 +386,9 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
   let lastDelivered = 0;
   let lastHost = 0;
   let lastT = 0;
-  const live = opts.onSample !== undefined || opts.onProgress !== undefined;
-  const yieldMs = opts.yieldMs ?? 50;
+  // Real ports need the event loop often (vhost-user messages, kicks).
+  const live = opts.onSample !== undefined || opts.onProgress !== undefined || real.size > 0;
+  const yieldMs = opts.yieldMs ?? (real.size > 0 ? 1 : 50);
   let lastYield = performance.now();
   const sample = async (t: number): Promise<void> => {
     const dt = t - lastT;
@@ -362,7 +404,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
       }
       nodes[vm.name] = { rx, tx };
     }
-    for (const p of s.ports) nodes[p.name] = { rx: wireRx.get(p.name) ?? 0, tx: p.name === src ? injected : 0 };
+    for (const p of s.ports) nodes[p.name] = { rx: wireRx.get(p.name) ?? 0, tx: p.name === src ? injected : (realRx.get(p.name) ?? 0) };
     const x: Sample = {
       tNs: t,
       offeredMpps: ((injected - lastInjected) / dt) * 1e3,
@@ -386,12 +428,36 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     await new Promise<void>((r) => setImmediate(r));
   };
 
+  // Frames real peers sent, per port; the source port's count is `injected`.
+  const realRx = new Map<string, number>();
+  const realList = [...real.values()];
+  const realBurst = new Burst(32);
+  let realCounters: Record<string, Record<string, number>> = {};
+  const pollReal = (): void => {
+    for (let k = 0; k < realList.length; k++) {
+      const r = realList[k]!;
+      const n = r.port.rx(realBurst);
+      if (n === 0) continue;
+      const now = clock.now();
+      for (let j = 0; j < n; j++) hostPool.ts[realBurst.idx[j]!] = now;
+      if (r.name === src) injected += n;
+      else realRx.set(r.name, (realRx.get(r.name) ?? 0) + n);
+      fabric.ingress(r.name, realBurst);
+      realBurst.clear();
+    }
+  };
+
   opts.onStart?.(topology);
   for (const vm of all) vm.start();
   const burst = new Burst(32);
   const times = new Float64Array(32);
   try {
+    if (real.size > 0) {
+      await waitReady(realList, (p) => opts.onWait?.(`waiting for the peer of ${p.label}`));
+    }
+    await opts.onReady?.();
     if (clock instanceof ModelClock) {
+      if (gen === null) throw new Error("a modelled run needs traffic");
       gen.reset(0);
       for (;;) {
         const next = gen.nextTime();
@@ -420,17 +486,21 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
       clock.runUntil(endNs);
     } else {
       t0 = clock.now();
-      gen.reset(0);
+      gen?.reset(0);
       let drainFrom = NaN;
       for (;;) {
         const rel = clock.now() - t0;
         if (Number.isNaN(drainFrom)) {
-          if (rel >= durationNs || gen.done(rel)) drainFrom = rel;
-          else {
+          if (rel >= durationNs || (gen !== null && gen.done(rel))) drainFrom = rel;
+          else if (gen !== null) {
             gen.fillPaced(burst, rel);
             if (burst.count > 0) inject(burst, rel);
           }
         } else if (rel - drainFrom >= drainNs) break;
+        // A real source stops feeding at the end of the traffic time; its peer's later frames stay in its ring.
+        if (realList.length > 0) {
+          if (Number.isNaN(drainFrom) || real.get(src) === undefined) pollReal();
+        }
         fabric.poll();
         for (const vm of all) for (const g of vm.guests) g.poll();
         if (rel >= nextSample && rel <= durationNs) {
@@ -441,15 +511,18 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
       }
     }
   } finally {
-    gen.close();
+    gen?.close();
+    if (real.size > 0) realCounters = Object.fromEntries([...real.values()].map((r) => [r.name, r.counters()]));
+    closeReal();
   }
   opts.onProgress?.(1);
 
   // Results.
   const snap = fabric.snapshot();
-  const reports = analyzer.report(gen.txCounts());
-  const tx = reports.reduce((a, r) => a + r.tx, 0);
-  const received = reports.reduce((a, r) => a + r.received, 0);
+  const reports = gen !== null ? analyzer.report(gen.txCounts()) : [];
+  // A real source: what its peer sent in the traffic time; received: everything that reached the last endpoint.
+  const tx = gen !== null ? reports.reduce((a, r) => a + r.tx, 0) : injected;
+  const received = gen !== null ? reports.reduce((a, r) => a + r.received, 0) : delivered;
   const drops: Record<string, number> = { ...snap.drops };
   const add = (k: string, v: number): void => {
     if (v > 0) drops[k] = (drops[k] ?? 0) + v;
@@ -471,9 +544,12 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
       }
     }
   }
-  add("trafgen: no buffer", gen.allocFailures);
-  const streamSizes = s.traffic.streams.map((st) => describeSizes(st.size as Parameters<typeof describeSizes>[0])).join(" + ");
-  const meanFrameBytes = tx > 0 ? gen.sources.reduce((a, x) => a + x.bytes, 0) / Math.max(1, gen.sent) : 0;
+  if (gen !== null) add("trafgen: no buffer", gen.allocFailures);
+  for (const [name, c] of Object.entries(realCounters)) {
+    for (const [k, v] of Object.entries(c)) if (k.includes(".drop.") || k.startsWith("err.")) add(`port ${name}: ${k}`, v);
+  }
+  const streamSizes = gen !== null ? streams.map((st) => describeSizes(st.size as Parameters<typeof describeSizes>[0])).join(" + ") : `from ${src}`;
+  const meanFrameBytes = gen !== null ? (tx > 0 ? gen.sources.reduce((a, x) => a + x.bytes, 0) / Math.max(1, gen.sent) : 0) : winFrames > 0 ? winBytes / winFrames : 0;
   const swept1 = specs.find((x) => x.v.name === (swept ?? sweptVm(s)));
   for (const vm of all) vm.close();
   fabric.close();
@@ -488,7 +564,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     queues: swept1?.queues ?? 1,
     durationNs,
     warmupNs,
-    offeredMpps: gen.sources.reduce((a, x) => a + (Number.isFinite(x.pps) ? x.pps : 0), 0) / 1e6,
+    offeredMpps: gen !== null ? gen.sources.reduce((a, x) => a + (Number.isFinite(x.pps) ? x.pps : 0), 0) / 1e6 : (injected / durationNs) * 1e3,
     mpps: (winFrames / windowNs) * 1e3,
     gbps: (winBytes * 8) / windowNs,
     tx,
@@ -501,7 +577,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     latency: latencyResult(lat.view()),
     drops,
     resources,
-    counters: snap.counters,
+    counters: { ...snap.counters, ...Object.fromEntries(Object.entries(realCounters).flatMap(([n, c]) => Object.entries(c).map(([k, v]) => [`port.${n}.${k}`, v]))) },
     topology,
     timeline: samples,
     wallSeconds: (performance.now() - wall0) / 1e3,

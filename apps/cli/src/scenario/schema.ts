@@ -12,8 +12,11 @@
  *     queues: 1                # queue pairs, one vCPU each
  *     vnf: { kind: macswap, config: { ports: 1 } }   # any @nfvio/vnf spec; none: the VM runs the traffic app
  * ports:
- *   - { name: wire0, kind: trafgen }                # a wire with trafgen on it; tap / vhost-user: real clock only
- * path: [wire0, vm1, wire0]    # where frames go: generated at the first, analysed at the last
+ *   - { name: wire0, kind: trafgen }                # a wire with trafgen on it
+ *   # real peers (clock: real only):
+ *   #   { name: t0, kind: tap, ifname: nfv0, netns: ns1, address: 198.18.1.1/24 }
+ *   #   { name: p0, kind: vhost-user, socket: /tmp/p0.sock, server: true, queues: 1, wait: 30s }
+ * path: [wire0, vm1, wire0]    # where frames go: generated at the first (trafgen, or the real peer), analysed at the last
  * traffic:
  *   streams:                   # @nfvio/trafgen streams
  *     - { size: 64, rate: 100%, fields: [{ field: srcPort, mode: inc, count: 1024 }] }
@@ -86,8 +89,35 @@ export const portSchema = z.discriminatedUnion("kind", [
       lineRate: z.union([z.string(), z.number().positive()]).optional(),
     })
     .strict(),
-  z.object({ name, kind: z.literal("tap"), ifname: z.string().min(1).max(15) }).strict(),
-  z.object({ name, kind: z.literal("vhost-user"), socket: z.string().min(1), server: z.boolean().default(true) }).strict(),
+  z
+    .object({
+      name,
+      kind: z.literal("tap"),
+      /** Interface name (at most 15 bytes); created by the run and removed after it. */
+      ifname: z
+        .string()
+        .min(1)
+        .refine((n) => Buffer.byteLength(n) <= 15 && !/[\s/]/.test(n), "must be an interface name of at most 15 bytes, without spaces or slashes"),
+      /** Network namespace (existing) to move the interface into. */
+      netns: z.string().min(1).optional(),
+      /** Kernel-side address with prefix length, e.g. 198.18.1.1/24. */
+      address: z.string().min(1).optional(),
+    })
+    .strict(),
+  z
+    .object({
+      name,
+      kind: z.literal("vhost-user"),
+      /** Socket path. */
+      socket: z.string().min(1),
+      /** nfvio listens at `socket` (default); false: nfvio connects to a front-end listening there (QEMU `server=on`). */
+      server: z.boolean().default(true),
+      /** Queue pairs offered to the front-end (default 1). */
+      queues: z.number().int().min(1).max(16).default(1),
+      /** How long to wait for the front-end before the traffic starts (default 30s). */
+      wait: duration.default("30s"),
+    })
+    .strict(),
 ]);
 
 export const backendSchema = z.discriminatedUnion("kind", [
@@ -126,8 +156,11 @@ export const scenarioSchema = z
     ports: z.array(portSchema).default([]),
     /** Endpoints frames visit: generated at the first, analysed at the last; VMs in between run their VNFs. */
     path: z.array(name).min(2),
-    /** @nfvio/trafgen streams (checked against its schema, kept as written: a stream without lineRate runs at the wire's). */
-    traffic: z.object({ streams: z.array(z.record(z.unknown()).transform((x) => x as StreamSpec)).min(1) }).strict(),
+    /**
+     * @nfvio/trafgen streams (checked against its schema, kept as written: a stream without lineRate runs at the wire's).
+     * Required when the path starts at a trafgen port or a traffic VM; left out when it starts at a TAP or vhost-user port (the peer sends).
+     */
+    traffic: z.object({ streams: z.array(z.record(z.unknown()).transform((x) => x as StreamSpec)).min(1) }).strict().optional(),
     /** Run once per combination: `vm` copied `vms` times with `queues` queue pairs each. */
     sweep: z
       .object({
@@ -209,12 +242,14 @@ function crossCheck(s: Scenario): Issue[] {
       else if (!vm.vnf) out.push({ path: `vms[${vmNames.get(p)}].vnf`, reason: `VM "${p}" is inside the path, so it needs a VNF` });
       if (s.path.indexOf(p) !== i || ends.includes(p)) out.push({ path: `path[${i}]`, reason: `"${p}" appears twice: a path visits each VM once` });
     } else {
-      if (vm !== null && vm.vnf) out.push({ path: `path[${i}]`, reason: `"${p}" runs a VNF: the path's ends are trafgen ports or VMs without a VNF (they run the traffic application)` });
+      if (vm !== null && vm.vnf) out.push({ path: `path[${i}]`, reason: `"${p}" runs a VNF: the path's ends are ports (trafgen, tap, vhost-user) or VMs without a VNF (they run the traffic application)` });
       if (vm !== null && vm.count > 1) out.push({ path: `path[${i}]`, reason: `"${p}" has count ${vm.count}: the traffic application runs in one VM` });
-      const port = portNames.has(p) ? s.ports[portNames.get(p)!]! : null;
-      if (port !== null && port.kind !== "trafgen" && i === 0) out.push({ path: `path[0]`, reason: `traffic is generated at the first endpoint: "${p}" is a ${port.kind} port, not trafgen` });
     }
   });
+  const first = portNames.has(s.path[0]!) ? s.ports[portNames.get(s.path[0]!)!]! : null;
+  const peerSends = first !== null && first.kind !== "trafgen";
+  if (peerSends && s.traffic !== undefined) out.push({ path: "traffic", reason: `the path starts at ${first.kind} port "${first.name}": its peer sends the traffic, so leave traffic out` });
+  if (!peerSends && s.traffic === undefined) out.push({ path: "traffic", reason: "required: the path starts at a trafgen port or a traffic VM, which sends these streams" });
   if (s.path[0] !== s.path[s.path.length - 1] && vmNames.has(s.path[0]!) !== vmNames.has(s.path[s.path.length - 1]!)) {
     out.push({ path: "path", reason: "the first and last endpoints must both be ports or both the same VM" });
   }
@@ -229,7 +264,7 @@ function crossCheck(s: Scenario): Issue[] {
       out.push({ path: "cost", reason: (e as Error).message.replace(/^cost model: /, "") });
     }
   }
-  s.traffic.streams.forEach((st, i) => {
+  (s.traffic?.streams ?? []).forEach((st, i) => {
     const r = streamSchema.safeParse(st);
     if (!r.success) {
       for (const is of r.error.issues) out.push({ path: `traffic.streams[${i}]${is.path.length ? "." + pathText(is.path) : ""}`, reason: is.message });

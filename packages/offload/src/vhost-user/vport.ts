@@ -176,7 +176,11 @@ export class VhostUserVport implements VhostUserDeviceShape, PollerMember {
     if (v.index > 1) return;
     // "In the disabled state the back-end must not supply any new RX packets": the vport leaves the switch.
     if (enabled) this.tryAttach();
-    else if (this.vp !== null) this.detach(`vring ${v.index} disabled`);
+    else if (this.vp !== null) {
+      // Frames queued before the disable are switched ("must process and discard any TX packets"; DPDK's virtio-user disables before it stops).
+      this.drainTx();
+      this.detach(`vring ${v.index} disabled`);
+    }
     this.poller.wake();
   }
 
@@ -273,10 +277,10 @@ export class VhostUserVport implements VhostUserDeviceShape, PollerMember {
     this.log("info", `vport ${this.id}: attached (${rx.packed ? "packed" : "split"} rings, size ${rq.size}, features 0x${features.toString(16)})`);
   }
 
-  /** Poll the device until this vport's transmit ring is empty (at most a ring's worth of rounds). */
+  /** While attached: poll the device until this vport's transmit ring is empty (at most a ring's worth of rounds). */
   private drainTx(): void {
     const q = this.rings[1]?.queue ?? null;
-    if (q === null || q.broken || !this.rings[1]!.enabled) return;
+    if (q === null || q.broken) return;
     for (let k = 0; k <= q.size && q.pending() > 0; k++) this.device.poll();
     this.afterTurn();
   }

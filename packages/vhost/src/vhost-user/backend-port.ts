@@ -174,14 +174,14 @@ export class VhostUserPort implements Port, VhostUserDevice {
     return this.counters.get(name);
   }
 
-  /** A front-end has at least one started transmit ring and one started receive ring. */
+  /** A front-end has at least one started and enabled transmit ring and one started and enabled receive ring. */
   get connected(): boolean {
     if (this.closed) return false;
     let rx = false;
     let tx = false;
     for (const p of this.pairs) {
-      if (p.rx?.started) rx = true;
-      if (p.tx?.started) tx = true;
+      if (p.rx?.started && p.rx.enabled) rx = true;
+      if (p.tx?.started && p.tx.enabled) tx = true;
     }
     return rx && tx;
   }

@@ -957,7 +957,10 @@ export class OffloadDevice implements StageDeviceView {
    * Real clock: whether {@link poll} has something to do now. When it
    * returns false every attached transmit ring has been left with
    * notifications on (the device asked for a kick when it found the ring
-   * empty), so a poller may sleep until a kick.
+   * empty) and every receive queue with frames waits for buffers with
+   * notifications on, so a poller may sleep until a kick. (Out of device
+   * buffers, transmit rings are not looked at: the buffers come back as
+   * frames are delivered, which receive kicks start.)
    */
   hasWork(): boolean {
     if (this.wireIn.size + this.vportIn.size > 0) return true;

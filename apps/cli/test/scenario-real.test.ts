@@ -59,7 +59,7 @@ describe("scenario schema: real peers", () => {
   it("a path that starts at a real peer has no traffic section; defaults are filled in", () => {
     const s = parseScenario(base, "s.yaml");
     expect(s.traffic).toBeUndefined();
-    expect(s.ports[0]).toEqual({ name: "peer", kind: "vhost-user", socket: "/tmp/x.sock", server: true, queues: 1, wait: "30s" });
+    expect(s.ports[0]).toEqual({ name: "peer", kind: "vhost-user", socket: "/tmp/x.sock", server: true, queues: 1, wait: "30s", settle: "0s" });
   });
 
   it("names the field and the reason for each mistake", () => {
@@ -98,7 +98,7 @@ describe.runIf(linux)("scenario runner: vhost-user peers", () => {
         {
           name: "to-peer",
           clock: "real",
-          duration: "400ms",
+          duration: "1s",
           warmup: "0s",
           drain: "100ms",
           backend: { kind: "vhost-net" },
@@ -119,8 +119,9 @@ describe.runIf(linux)("scenario runner: vhost-user peers", () => {
     peer = new VirtioUserPort({ frontend, pool });
     const r = await run;
     await until(() => got >= r.received, 2000, "the peer to drain its ring");
-    expect(r.tx).toBe(1500);
-    expect(r.received).toBe(1500);
+    const why = JSON.stringify({ drops: r.drops, counters: r.counters, got });
+    expect(r.tx, why).toBe(1500);
+    expect(r.received, why).toBe(1500);
     expect(r.lost).toBe(0);
     expect(got).toBe(1500);
     expect(swapped).toBe(1500);

@@ -34,8 +34,13 @@ export interface RealPort {
   readonly label: string;
   /** Frames can flow: a TAP at once, vhost-user once a front-end started its rings. */
   ready(): boolean;
+  /** Indices of the port's `tx.packets` and `tx.bytes` in `port.counters.values` (frames the peer accepted). */
+  readonly txPackets: number;
+  readonly txBytes: number;
   /** Longest wait for {@link ready}, ns. */
   readonly waitNs: number;
+  /** Time to let pass after it is ready, before the traffic, ns. */
+  readonly settleNs: number;
   /** Non-zero counters of the port (`rx.packets`, `tx.drop.no_buffer`, ...). */
   counters(): Record<string, number>;
   close(): void;
@@ -66,7 +71,10 @@ export function openRealPort(c: RealPortConfig, pool: PacketPool, portId: number
       port: tap,
       label: `${c.name}: tap ${tap.name}${c.netns ? ` (netns ${c.netns})` : ""}`,
       ready: () => true,
+      txPackets: tap.counters.id("tx.packets"),
+      txBytes: tap.counters.id("tx.bytes"),
       waitNs: 0,
+      settleNs: 0,
       counters: () => nonZero(tap),
       close: () => tap.close(),
     };
@@ -84,7 +92,10 @@ export function openRealPort(c: RealPortConfig, pool: PacketPool, portId: number
     port,
     label: `${c.name}: vhost-user ${c.socket}`,
     ready: () => port.connected,
+    txPackets: port.counters.id("tx.packets"),
+    txBytes: port.counters.id("tx.bytes"),
     waitNs: parseDuration(c.wait),
+    settleNs: parseDuration(c.settle),
     counters: () => nonZero(port),
     close: () => {
       server.close();
@@ -93,7 +104,7 @@ export function openRealPort(c: RealPortConfig, pool: PacketPool, portId: number
   };
 }
 
-/** Wait until every port is ready; throws naming the first that is not after its `wait`. */
+/** Wait until every port is ready, then the longest `settle`; throws naming the first that is not ready after its `wait`. */
 export async function waitReady(ports: readonly RealPort[], onWait?: (p: RealPort) => void): Promise<void> {
   const t0 = performance.now();
   for (const p of ports) {
@@ -104,4 +115,6 @@ export async function waitReady(ports: readonly RealPort[], onWait?: (p: RealPor
       await new Promise<void>((r) => setTimeout(r, 10));
     }
   }
+  const settle = Math.max(0, ...ports.map((p) => p.settleNs));
+  if (settle > 0) await new Promise<void>((r) => setTimeout(r, settle / 1e6));
 }

@@ -17,8 +17,8 @@
  * start their rings, and polls them with everything else: what a peer
  * sends enters at its wire, what reaches its wire is handed to it. A path
  * that starts at a real port carries the peer's traffic (no generator);
- * one that ends at a real port counts the frames handed to the peer as
- * received (the peer's own losses are its to count).
+ * one that ends at a real port counts the frames the peer accepted as
+ * received; those it had no buffer for are drops (`port NAME: tx.drop.*`).
  *
  * Figures: the rate is what reaches the last endpoint between `warmup` and
  * `duration`; host CPU cycles are everything the backend charged to host
@@ -312,7 +312,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
   let winBytes = 0;
   let delivered = 0;
   const wireRx = new Map<string, number>();
-  const recordAt = (pool: PacketPool, burst: Burst, free: boolean): void => {
+  const record: AppReceive = (pool, burst) => {
     const now = model ? 0 : clock.now() - t0;
     for (let k = 0; k < burst.count; k++) {
       const i = burst.idx[k]!;
@@ -331,9 +331,8 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
         }
       }
     }
-    if (free) pool.freeBurst(burst);
+    pool.freeBurst(burst);
   };
-  const record: AppReceive = (pool, burst) => recordAt(pool, burst, true);
 
   // Real peers: open them on the host pool (their frames enter the fabric there).
   const real = new Map<string, RealPort>();
@@ -356,13 +355,27 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     const r = real.get(p.name) ?? null;
     const sink: WireSink = (pool, burst) => {
       wireRx.set(p.name, (wireRx.get(p.name) ?? 0) + burst.count);
-      if (p.name === dst) {
-        // A real peer at the end: the frames handed to it are what the path delivered.
-        recordAt(pool, burst, r === null);
+      if (r === null) {
+        if (p.name === dst) record(pool, burst);
+        else pool.freeBurst(burst);
+        return;
       }
-      if (r !== null) r.port.tx(burst);
-      else if (p.name !== dst) pool.freeBurst(burst);
+      // A real peer: it takes the burst (what it has no room for it counts as dropped).
+      const v = r.port.counters.values;
+      const f0 = v[r.txPackets]!;
+      const b0 = v[r.txBytes]!;
+      r.port.tx(burst);
       burst.clear();
+      if (p.name === dst) {
+        // At the end of the path: what the peer accepted is what the path delivered.
+        const n = v[r.txPackets]! - f0;
+        delivered += n;
+        const now = clock.now() - t0;
+        if (now >= warmupNs && now < durationNs) {
+          winFrames += n;
+          winBytes += v[r.txBytes]! - b0 + 4 * n;
+        }
+      }
     };
     fabric.connectWire(p.name, sink);
   }
@@ -522,7 +535,8 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
   const reports = gen !== null ? analyzer.report(gen.txCounts()) : [];
   // A real source: what its peer sent in the traffic time; received: everything that reached the last endpoint.
   const tx = gen !== null ? reports.reduce((a, r) => a + r.tx, 0) : injected;
-  const received = gen !== null ? reports.reduce((a, r) => a + r.received, 0) : delivered;
+  const dstReal = s.ports.some((p) => p.name === dst && p.kind !== "trafgen");
+  const received = gen !== null && !dstReal ? reports.reduce((a, r) => a + r.received, 0) : delivered;
   const drops: Record<string, number> = { ...snap.drops };
   const add = (k: string, v: number): void => {
     if (v > 0) drops[k] = (drops[k] ?? 0) + v;

@@ -116,6 +116,8 @@ export const portSchema = z.discriminatedUnion("kind", [
       queues: z.number().int().min(1).max(16).default(1),
       /** How long to wait for the front-end before the traffic starts (default 30s). */
       wait: duration.default("30s"),
+      /** Time between the front-end's rings starting and the traffic (default 0s): a peer that starts its rings before it polls (testpmd) drops what comes meanwhile. */
+      settle: duration.default("0s"),
     })
     .strict(),
 ]);

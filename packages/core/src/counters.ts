@@ -26,6 +26,30 @@ export interface CounterHandle {
 
 export type CounterSnapshot = Record<string, number>;
 
+/** Each name's position in `names`; throws for an empty or repeated name. */
+function indexNames(names: readonly string[]): Map<string, number> {
+  const seen = new Map<string, number>();
+  names.forEach((n, i) => {
+    if (typeof n !== "string" || n.length === 0) throw new CoreError("usage", `counter names must be non-empty strings (got ${JSON.stringify(n)})`);
+    if (seen.has(n)) throw new CoreError("usage", `counter "${n}" registered twice`);
+    seen.set(n, i);
+  });
+  return seen;
+}
+
+/**
+ * The index of each counter of a name list, for hot paths that write
+ * `values[i]` directly. Destructure it once, at module level, so the indices
+ * follow the list and the hot path reads plain constants:
+ *
+ * ```ts
+ * const { "rx.packets": RX_PACKETS, "rx.bytes": RX_BYTES } = counterIndex(PORT_COUNTERS);
+ * ```
+ */
+export function counterIndex<const N extends string>(names: readonly N[]): { readonly [K in N]: number } {
+  return Object.fromEntries(indexNames(names)) as { readonly [K in N]: number };
+}
+
 export class CounterSet {
   readonly names: readonly string[];
   /** The counters, in the order of {@link names}. Hot paths write `values[i] += n`. */
@@ -40,14 +64,8 @@ export class CounterSet {
    * for `names.length` doubles).
    */
   constructor(names: readonly string[], at?: { buffer: SharedArrayBuffer; byteOffset: number }) {
-    const seen = new Map<string, number>();
-    names.forEach((n, i) => {
-      if (typeof n !== "string" || n.length === 0) throw new CoreError("usage", `counter names must be non-empty strings (got ${JSON.stringify(n)})`);
-      if (seen.has(n)) throw new CoreError("usage", `counter "${n}" registered twice`);
-      seen.set(n, i);
-    });
+    this.index = indexNames(names);
     this.names = Object.freeze([...names]);
-    this.index = seen;
     this.buffer = at?.buffer ?? new SharedArrayBuffer(Math.max(8, names.length * 8));
     this.byteOffset = at?.byteOffset ?? 0;
     if (this.byteOffset % 8 !== 0 || this.byteOffset + names.length * 8 > this.buffer.byteLength) {
@@ -96,6 +114,16 @@ export class CounterSet {
   snapshot(): CounterSnapshot {
     const out: CounterSnapshot = {};
     for (let i = 0; i < this.names.length; i++) out[this.names[i]!] = this.values[i]!;
+    return out;
+  }
+
+  /** The counters that are not zero, name -> value, in name order: what a port reports by default. */
+  nonZero(): CounterSnapshot {
+    const out: CounterSnapshot = {};
+    for (let i = 0; i < this.names.length; i++) {
+      const v = this.values[i]!;
+      if (v !== 0) out[this.names[i]!] = v;
+    }
     return out;
   }
 

@@ -1,5 +1,5 @@
 export { CoreError, type CoreErrorKind } from "./errors.js";
-export { CounterSet, type CounterHandle, type CounterSnapshot } from "./counters.js";
+export { CounterSet, counterIndex, type CounterHandle, type CounterSnapshot } from "./counters.js";
 export { Link, SharedLink, LINK_CAPACITY, LINK_COUNTERS, LINK_MAX_CAPACITY, type LinkCounter, type LinkHandle } from "./link.js";
 export { RealClock, ModelClock, type Clock, type ClockKind, type EventCallback, type EventHandler } from "./clock.js";
 export { Meter, Resource, type ResourceKind, type ResourceSnapshot } from "./meter.js";

@@ -25,18 +25,14 @@
  * Stamps are forced non-decreasing: a link is FIFO.
  */
 import type { Burst, PacketPool } from "@nfvio/packet";
-import { CounterSet } from "./counters.js";
+import { CounterSet, counterIndex } from "./counters.js";
 import { CoreError } from "./errors.js";
 import type { Meter } from "./meter.js";
 
 /** Counter names of every link, in slot order. */
 export const LINK_COUNTERS = ["txPackets", "txBytes", "txDrops", "rxPackets", "rxBytes"] as const;
 export type LinkCounter = (typeof LINK_COUNTERS)[number];
-const TXP = 0;
-const TXB = 1;
-const TXD = 2;
-const RXP = 3;
-const RXB = 4;
+const { txPackets: TXP, txBytes: TXB, txDrops: TXD, rxPackets: RXP, rxBytes: RXB } = counterIndex(LINK_COUNTERS);
 
 /** Default link size (Snabb uses 1024 too). */
 export const LINK_CAPACITY = 1024;

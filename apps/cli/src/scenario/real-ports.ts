@@ -46,16 +46,6 @@ export interface RealPort {
   close(): void;
 }
 
-function nonZero(port: Port): Record<string, number> {
-  const out: Record<string, number> = {};
-  const names = port.counters.names;
-  for (let i = 0; i < names.length; i++) {
-    const v = port.counters.get(names[i]!);
-    if (v !== 0) out[names[i]!] = v;
-  }
-  return out;
-}
-
 /** Open one real port; `portId` is stamped on the frames it receives. */
 export function openRealPort(c: RealPortConfig, pool: PacketPool, portId: number, log: (level: LogLevel, message: string) => void): RealPort {
   if (c.kind === "tap") {
@@ -75,7 +65,7 @@ export function openRealPort(c: RealPortConfig, pool: PacketPool, portId: number
       txBytes: tap.counters.id("tx.bytes"),
       waitNs: 0,
       settleNs: 0,
-      counters: () => nonZero(tap),
+      counters: () => tap.counters.nonZero(),
       close: () => tap.close(),
     };
   }
@@ -96,7 +86,7 @@ export function openRealPort(c: RealPortConfig, pool: PacketPool, portId: number
     txBytes: port.counters.id("tx.bytes"),
     waitNs: parseDuration(c.wait),
     settleNs: parseDuration(c.settle),
-    counters: () => nonZero(port),
+    counters: () => port.counters.nonZero(),
     close: () => {
       server.close();
       port.close();

@@ -47,7 +47,7 @@
  * a peer handed over before it left is received (as VhostUserNetDevice
  * counts every frame before a stop).
  */
-import { CounterSet, type Port } from "@nfvio/core";
+import { CounterSet, counterIndex, type Port } from "@nfvio/core";
 import type { Burst, PacketPool } from "@nfvio/packet";
 import { parseMac } from "@nfvio/packet";
 import { DescChain, encodeNetConfig, netHeaderSize, NET_CONFIG_SIZE, VIRTIO_NET_F_MAC, VIRTIO_NET_F_MQ, VIRTIO_NET_S_LINK_UP } from "@nfvio/virtio";
@@ -89,18 +89,20 @@ export const VHOST_USER_PORT_COUNTERS = [
 
 export type VhostUserPortCounter = (typeof VHOST_USER_PORT_COUNTERS)[number];
 
-const RX_PACKETS = 0;
-const RX_BYTES = 1;
-const RX_NOBUF = 2;
-const RX_OVERSIZE = 3;
-const RX_SHORT = 4;
-const RX_DISABLED = 5;
-const TX_PACKETS = 6;
-const TX_BYTES = 7;
-const TX_NOT_READY = 8;
-const TX_NO_BUFFER = 9;
-const TX_TOO_SMALL = 10;
-const RING_FAULT = 11;
+const {
+  "rx.packets": RX_PACKETS,
+  "rx.bytes": RX_BYTES,
+  "rx.drop.nobuf": RX_NOBUF,
+  "rx.drop.oversize": RX_OVERSIZE,
+  "rx.drop.short": RX_SHORT,
+  "rx.drop.disabled": RX_DISABLED,
+  "tx.packets": TX_PACKETS,
+  "tx.bytes": TX_BYTES,
+  "tx.drop.not_ready": TX_NOT_READY,
+  "tx.drop.no_buffer": TX_NO_BUFFER,
+  "tx.drop.too_small": TX_TOO_SMALL,
+  "ring.fault": RING_FAULT,
+} = counterIndex(VHOST_USER_PORT_COUNTERS);
 
 /** Ethernet header: a frame shorter than this is not a frame. */
 const ETH_HLEN = 14;
@@ -495,11 +497,6 @@ export class VhostUserPort implements Port, VhostUserDevice {
 
   /** Non-zero counters (all with `all`), as a plain object. */
   snapshot(all = false): Record<string, number> {
-    const out: Record<string, number> = {};
-    this.counters.names.forEach((n, i) => {
-      const x = this.v[i]!;
-      if (all || x !== 0) out[n] = x;
-    });
-    return out;
+    return all ? this.counters.snapshot() : this.counters.nonZero();
   }
 }

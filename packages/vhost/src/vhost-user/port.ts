@@ -29,7 +29,7 @@
  *   (bytes, offset, length) instead of a view; frames are copied both ways
  *   with `@nfvio/virtio`'s word copy (`copy.ts`), without a view.
  */
-import { CounterSet, type Port } from "@nfvio/core";
+import { CounterSet, counterIndex, type Port } from "@nfvio/core";
 import type { Burst, PacketPool } from "@nfvio/packet";
 import { copyArray } from "./copy.js";
 import type { VirtioUserFrontend, VirtioUserQueuePair } from "./frontend.js";
@@ -49,15 +49,7 @@ export const VIRTIO_USER_PORT_COUNTERS = ["rx.packets", "rx.bytes", "rx.drop.nob
 
 export type VirtioUserPortCounter = (typeof VIRTIO_USER_PORT_COUNTERS)[number];
 
-const RX_PACKETS = 0;
-const RX_BYTES = 1;
-const RX_NOBUF = 2;
-const RX_OVERSIZE = 3;
-const TX_PACKETS = 4;
-const TX_BYTES = 5;
-const TX_RING_FULL = 6;
-const TX_OVERSIZE = 7;
-const TX_CLOSED = 8;
+const { "rx.packets": RX_PACKETS, "rx.bytes": RX_BYTES, "rx.drop.nobuf": RX_NOBUF, "rx.drop.oversize": RX_OVERSIZE, "tx.packets": TX_PACKETS, "tx.bytes": TX_BYTES, "tx.drop.ring_full": TX_RING_FULL, "tx.drop.oversize": TX_OVERSIZE, "tx.drop.closed": TX_CLOSED } = counterIndex(VIRTIO_USER_PORT_COUNTERS);
 
 export class VirtioUserPort implements Port {
   readonly counters = new CounterSet(VIRTIO_USER_PORT_COUNTERS);
@@ -176,11 +168,6 @@ export class VirtioUserPort implements Port {
 
   /** Non-zero counters (all with `all`), as a plain object. */
   snapshot(all = false): Record<string, number> {
-    const out: Record<string, number> = {};
-    this.counters.names.forEach((n, i) => {
-      const x = this.v[i]!;
-      if (all || x !== 0) out[n] = x;
-    });
-    return out;
+    return all ? this.counters.snapshot() : this.counters.nonZero();
   }
 }

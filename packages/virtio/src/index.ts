@@ -21,7 +21,7 @@ export {
 } from "./split.js";
 export { readFromChain, writeToChain } from "./chain.js";
 export { byteViews, copyBytes, type ByteViews } from "./bytes.js";
-export { registerRing, ringFactory, ringKinds, type RingFactory, type RingPlacement } from "./rings.js";
+export { registerRing, ringFactory, ringKinds, type RingFactory, type RingPlacement, type RingStart } from "./rings.js";
 export * from "./features.js";
 export * from "./net.js";
 export * from "./packed.js";

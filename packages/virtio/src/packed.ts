@@ -177,6 +177,51 @@ function descEvent(pos: number, wrap: number): number {
   return pos | (wrap << 15) | (PACKED_EVENT_FLAGS_DESC << 16);
 }
 
+/**
+ * A position in a packed ring: the next slot a side reads or writes and the
+ * wrap counter it expects there (§2.8.1). Positions are ring slots in
+ * [0, queue size), wrap counters 0 or 1.
+ */
+export interface PackedRingPosition {
+  /** Next slot the device reads an available descriptor from. */
+  availIdx: number;
+  /** Driver Ring Wrap Counter the device expects at `availIdx` (§2.8.1). */
+  availWrap: number;
+  /** Next slot the device writes a used descriptor to. */
+  usedIdx: number;
+  /** Device Ring Wrap Counter (§2.8.1): the AVAIL/USED value of the next used descriptor. */
+  usedWrap: number;
+}
+
+/** The initial position: both sides at slot 0, both wrap counters 1 (§2.8.1). */
+export const PACKED_RING_START: Readonly<PackedRingPosition> = Object.freeze({ availIdx: 0, availWrap: 1, usedIdx: 0, usedWrap: 1 });
+
+/**
+ * Check a start position against a queue of `size`: indices in [0, size),
+ * wrap counters 0 or 1, and the used position no more than a ring behind the
+ * available one. Returns the descriptors between them (taken by the device
+ * and not yet used); throws VirtioError("malformed") naming the bad field.
+ */
+export function checkPackedPosition(p: PackedRingPosition, size: number): number {
+  for (const k of ["availIdx", "usedIdx"] as const) {
+    const v = p[k];
+    if (!Number.isInteger(v) || v < 0 || v >= size) throw new VirtioError("malformed", `packed ring ${k} ${String(v)} must be a slot in [0, ${size}) (queue size ${size})`);
+  }
+  for (const k of ["availWrap", "usedWrap"] as const) {
+    const v = p[k];
+    if (v !== 0 && v !== 1) throw new VirtioError("malformed", `packed ring ${k} ${String(v)} must be a wrap counter, 0 or 1 (§2.8.1)`);
+  }
+  let d = lapIndex(p.availIdx, p.availWrap, size) - lapIndex(p.usedIdx, p.usedWrap, size);
+  if (d < 0) d += 2 * size;
+  if (d > size) {
+    throw new VirtioError(
+      "malformed",
+      `packed ring used position ${p.usedIdx}/${p.usedWrap} is ${d} descriptors behind available ${p.availIdx}/${p.availWrap}, more than the queue size ${size}`,
+    );
+  }
+  return d;
+}
+
 /** Options of {@link PackedDriver}. */
 export interface PackedDriverOptions {
   /**
@@ -193,6 +238,16 @@ export interface PackedDriverOptions {
    * false to attach to a ring already set up.
    */
   init?: boolean;
+  /**
+   * Start at slot `pos` with Driver Ring Wrap Counter `wrap` on both the
+   * available and the used side, with nothing outstanding, as a ring that
+   * has already been used up to there (tests, and a driver attaching to a
+   * device that resumes at that position). Default slot 0, wrap 1 (§2.8.1).
+   * With `init` the descriptor flags are written as such a ring leaves them:
+   * slots before `pos` used on this lap, the rest used on the lap before
+   * (all zero for the default start).
+   */
+  start?: { pos: number; wrap: number };
 }
 
 /**
@@ -307,8 +362,22 @@ export class PackedDriver implements DriverQueue {
     this.slots = new Uint16Array(size);
     this.writable = new Float64Array(size);
     this.order = new Uint16Array(size);
+    const st = options.start;
+    if (st !== undefined) {
+      checkPackedPosition({ availIdx: st.pos, availWrap: st.wrap, usedIdx: st.pos, usedWrap: st.wrap }, size);
+      this.availPos = this.usedPos = st.pos;
+      this.availWrap = this.usedWrap = st.wrap;
+      this.availBits = st.wrap === 1 ? AVAIL_WRAP1 : AVAIL_WRAP1 ^ AU;
+      this.usedBits = st.wrap === 1 ? AU : 0;
+      this.publishedL = lapIndex(st.pos, st.wrap, size);
+    }
     if (options.init ?? true) {
       this.w32.fill(0);
+      if (st !== undefined) {
+        // Used descriptors carry AVAIL = USED = the wrap counter of their lap (§2.8.1, §2.8.22).
+        const thisLap = st.wrap === 1 ? AU : 0;
+        for (let i = 0; i < size; i++) this.f16[i * 8 + 7] = i < st.pos ? thisLap : thisLap ^ AU;
+      }
       Atomics.store(this.drvEvent, 0, PACKED_EVENT_FLAGS_ENABLE << 16);
     }
   }
@@ -645,6 +714,16 @@ export interface PackedDeviceOptions {
   inOrderBatch?: boolean;
   /** Write ENABLE into the Device Event Suppression area (default true). */
   init?: boolean;
+  /**
+   * Where to resume (vhost-user SET_VRING_BASE after a stop, a back-end
+   * reconnecting): the next available slot with the driver wrap counter
+   * expected there, and the next used slot with the device wrap counter
+   * (§2.8.1). Default {@link PACKED_RING_START}. Descriptors between the used
+   * and the available position count as taken by the device and never
+   * returned (an earlier device instance popped them). Checked by
+   * {@link checkPackedPosition}.
+   */
+  start?: PackedRingPosition;
 }
 
 /**
@@ -704,6 +783,17 @@ export class PackedDevice implements DeviceQueue {
     this.eventIdx = hasFeature(features, VIRTIO_F_EVENT_IDX);
     this.indirectOk = hasFeature(features, VIRTIO_F_INDIRECT_DESC);
     this.batch = (options.inOrderBatch ?? false) && hasFeature(features, VIRTIO_F_IN_ORDER);
+    const st = options.start;
+    if (st !== undefined) {
+      this.inflight = checkPackedPosition(st, size);
+      this.availPos = st.availIdx;
+      this.availWrap = st.availWrap;
+      this.availBits = st.availWrap === 1 ? AVAIL_WRAP1 : AVAIL_WRAP1 ^ AU;
+      this.usedPos = st.usedIdx;
+      this.usedWrap = st.usedWrap;
+      this.usedBits = st.usedWrap === 1 ? AU : 0;
+      this.publishedL = lapIndex(st.usedIdx, st.usedWrap, size);
+    }
     if (options.init ?? true) Atomics.store(this.devEvent, 0, PACKED_EVENT_FLAGS_ENABLE << 16);
   }
 

@@ -99,26 +99,7 @@ export function copyChainToChain(mem: GuestMemory, src: DescChain, from: number,
  * it, to `dst[off..]`. Returns the bytes copied (fewer when the part ends).
  */
 export function readChain(mem: GuestMemory, chain: DescChain, from: number, dst: Uint8Array, off: number, len: number): number {
-  const rv = regionViews(mem);
-  const dv = viewsOf(dst.buffer);
-  let d = dst.byteOffset + off;
-  let skip = from;
-  let done = 0;
-  for (let i = 0; i < chain.readable && done < len; i++) {
-    const segLen = chain.len[i]!;
-    if (skip >= segLen) {
-      skip -= segLen;
-      continue;
-    }
-    let n = segLen - skip;
-    if (len - done < n) n = len - done;
-    const r = chain.region[i]!;
-    copyBytes(rv.views[r]!, rv.base[r]! + chain.offset[i]! + skip, dv, d, n);
-    skip = 0;
-    done += n;
-    d += n;
-  }
-  return done;
+  return copyHost(mem, chain, 0, chain.readable, from, viewsOf(dst.buffer), dst.byteOffset + off, len, false);
 }
 
 /**
@@ -126,12 +107,19 @@ export function readChain(mem: GuestMemory, chain: DescChain, from: number, dst:
  * `at` bytes into it. Returns the bytes written (fewer when the part ends).
  */
 export function writeChain(mem: GuestMemory, chain: DescChain, at: number, src: Uint8Array, off: number, len: number): number {
+  return copyHost(mem, chain, chain.readable, chain.count, at, viewsOf(src.buffer), src.byteOffset + off, len, true);
+}
+
+/**
+ * The walk of {@link readChain} and {@link writeChain}: copy up to `len`
+ * bytes between segments `first .. end - 1` of `chain`, starting `skip`
+ * bytes into them, and `host` at buffer offset `h`; `toGuest` says which
+ * way (one branch a segment, nothing allocated).
+ */
+function copyHost(mem: GuestMemory, chain: DescChain, first: number, end: number, skip: number, host: ByteViews, h: number, len: number, toGuest: boolean): number {
   const rv = regionViews(mem);
-  const sv = viewsOf(src.buffer);
-  let s = src.byteOffset + off;
-  let skip = at;
   let done = 0;
-  for (let i = chain.readable; i < chain.count && done < len; i++) {
+  for (let i = first; i < end && done < len; i++) {
     const segLen = chain.len[i]!;
     if (skip >= segLen) {
       skip -= segLen;
@@ -140,10 +128,12 @@ export function writeChain(mem: GuestMemory, chain: DescChain, at: number, src: 
     let n = segLen - skip;
     if (len - done < n) n = len - done;
     const r = chain.region[i]!;
-    copyBytes(sv, s, rv.views[r]!, rv.base[r]! + chain.offset[i]! + skip, n);
+    const g = rv.base[r]! + chain.offset[i]! + skip;
+    if (toGuest) copyBytes(host, h, rv.views[r]!, g, n);
+    else copyBytes(rv.views[r]!, g, host, h, n);
     skip = 0;
     done += n;
-    s += n;
+    h += n;
   }
   return done;
 }

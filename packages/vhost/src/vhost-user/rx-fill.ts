@@ -162,6 +162,16 @@ export class RxFill {
 
   /** Copy `n` bytes of `src`'s readable part (from offset `from`) to frame offset `at`. */
   copy(mem: GuestMemory, src: DescChain, from: number, at: number, n: number): void {
+    this.put(mem, src, null, from, at, n);
+  }
+
+  /** Write `bytes[off .. off + n)` to frame offset `at`. */
+  write(mem: GuestMemory, at: number, bytes: Uint8Array, off: number, n: number): void {
+    this.put(mem, null, bytes, off, at, n);
+  }
+
+  /** {@link copy} (from the chain `src`) or {@link write} (from `bytes`): `n` bytes from source offset `from` to frame offset `at`, across the buffers taken. */
+  private put(mem: GuestMemory, src: DescChain | null, bytes: Uint8Array | null, from: number, at: number, n: number): void {
     const use = this.use;
     let pos = this.hdr + at; // offset in the concatenated writable parts
     let done = 0;
@@ -171,24 +181,8 @@ export class RxFill {
         pos -= r.writeBytes;
         continue;
       }
-      const m = Math.min(r.writeBytes - pos, n - done);
-      done += copyChainToChain(mem, src, from + done, r, pos, m);
-      pos = 0;
-    }
-  }
-
-  /** Write `bytes[off .. off + n)` to frame offset `at`. */
-  write(mem: GuestMemory, at: number, bytes: Uint8Array, off: number, n: number): void {
-    const use = this.use;
-    let pos = this.hdr + at;
-    let done = 0;
-    for (let j = 0; j < this.k && done < n; j++) {
-      const r = use[j]!;
-      if (pos >= r.writeBytes) {
-        pos -= r.writeBytes;
-        continue;
-      }
-      done += writeChain(mem, r, pos, bytes, off + done, n - done);
+      // Either copy stops at the end of r's writable part.
+      done += src !== null ? copyChainToChain(mem, src, from + done, r, pos, n - done) : writeChain(mem, r, pos, bytes!, from + done, n - done);
       pos = 0;
     }
   }

@@ -227,6 +227,34 @@ describe("vhost-net: TX (guest -> host)", () => {
     for (const i of held) b.host.free(i);
     expect(b.host.inUse).toBe(0);
   });
+
+  it("without an uplink holds TX frames in a host backlog (a core Link) for host.rx; a full backlog drops and counts txDropHost", () => {
+    const guest = new VirtioNetGuest({ vnf: new RecordVnf() });
+    const host = new PacketPool({ count: 256, dataRoom: 2048 });
+    const device = new VhostNetDevice(guest.setup, { hostPool: host, hostBacklog: 2 });
+    connectVirtioNet(guest, device);
+    guest.start();
+    const frames = [testFrame(60, 1), testFrame(70, 2), testFrame(80, 3), testFrame(90, 4)];
+    const b = new Burst(frames.length);
+    for (const f of frames) {
+      const i = guest.pool.alloc();
+      guest.pool.write(i, f);
+      b.push(i);
+    }
+    expect(guest.transmit(b, 0)).toBe(4);
+    for (let k = 0; k < 100 && (device.runOnce() || guest.poll() || !device.idle); k++);
+    const d = device.counters.snapshot();
+    expect(d).toMatchObject({ txOffered: 4, txFrames: 2, txDropHost: 2, "tx0.drops": 2 });
+    expect(d["txBytes"]).toBe(130);
+    const out = new Burst(8);
+    expect(device.host.rx(out)).toBe(2);
+    expect([...out.idx.subarray(0, 2)].map((i) => host.len[i])).toEqual([60, 70]);
+    expect(device.host.rx(out)).toBe(0);
+    host.freeBurst(out);
+    expect(() => new VhostNetDevice(guest.setup, { hostPool: host, hostBacklog: 0 })).toThrow(/hostBacklog/);
+    device.close();
+    expect(host.inUse).toBe(0);
+  });
 });
 
 describe("vhost-net: RX (host -> guest)", () => {

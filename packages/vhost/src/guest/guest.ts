@@ -42,6 +42,7 @@
 import {
   CounterSet,
   DEFAULT_COST_MODEL,
+  Link,
   Meter,
   ModelClock,
   RealClock,
@@ -248,9 +249,8 @@ export class VirtioNetGuest implements InterruptTarget, EventHandler {
   private readonly rxBurst: Burst;
   private readonly frees: Burst;
   private readonly post: Burst;
-  private readonly backlog: Uint32Array;
-  private backHead = 0;
-  private backCount = 0;
+  /** Frames received while no VNF hook is set, for `port.rx`. */
+  private readonly backlog: Link;
   // Scheduling.
   private eventAt = -1;
   private running = false;
@@ -342,7 +342,7 @@ export class VirtioNetGuest implements InterruptTarget, EventHandler {
     this.rxBurst = new Burst(this.napiBudget);
     this.frees = new Burst(Math.max(64, this.burst));
     this.post = new Burst(this.burst);
-    this.backlog = new Uint32Array(1 << Math.ceil(Math.log2(Math.max(1024, 2 * size))));
+    this.backlog = new Link(pool, 1 << Math.ceil(Math.log2(Math.max(1024, 2 * size))));
     this.port = new GuestPort(this);
     this.initQueues(attachTo === undefined);
   }
@@ -640,30 +640,16 @@ export class VirtioNetGuest implements InterruptTarget, EventHandler {
     } else this.c[G.kicksSuppressed]! += 1;
   }
 
+  /** Queue `b` for `port.rx`; what does not fit is freed (by the link) and counted as rxErrors. */
   private toBacklog(b: Burst): void {
-    const mask = this.backlog.length - 1;
-    let k = 0;
-    for (; k < b.count && this.backCount < this.backlog.length; k++) {
-      this.backlog[(this.backHead + this.backCount) & mask] = b.idx[k]!;
-      this.backCount++;
-    }
-    if (k < b.count) {
-      this.c[G.rxErrors]! += b.count - k;
-      this.pool.freeRange(b.idx, k, b.count);
-    }
+    const n = b.count;
+    const k = this.backlog.transmitRange(b.idx, 0, n);
+    if (k < n) this.c[G.rxErrors]! += n - k;
   }
 
   /** Frames received while no VNF hook was set (what `port.rx` returns). */
   takeBacklog(burst: Burst): number {
-    const mask = this.backlog.length - 1;
-    let n = 0;
-    while (this.backCount > 0 && burst.count < burst.capacity) {
-      burst.idx[burst.count++] = this.backlog[this.backHead]!;
-      this.backHead = (this.backHead + 1) & mask;
-      this.backCount--;
-      n++;
-    }
-    return n;
+    return this.backlog.receiveBurst(burst);
   }
 
   // ---- TX ----
@@ -766,8 +752,6 @@ export class VirtioNetGuest implements InterruptTarget, EventHandler {
   /** Free every buffer the guest holds outside the rings (pending sends, backlog). */
   close(): void {
     for (const qp of this.pairs) this.pool.freeBurst(qp.pending);
-    const b = new Burst(this.backlog.length);
-    this.takeBacklog(b);
-    this.pool.freeBurst(b);
+    this.backlog.drain();
   }
 }

@@ -61,6 +61,8 @@
 import {
   CounterSet,
   DEFAULT_COST_MODEL,
+  LINK_MAX_CAPACITY,
+  Link,
   Meter,
   ModelClock,
   RealClock,
@@ -236,7 +238,7 @@ export interface VhostNetDeviceOptions {
   rxQueueLen?: number;
   /** Worker threads: a number (queue pair p is served by worker p mod n), or one per queue pair. Default 1. */
   workers?: number | "per-queue-pair";
-  /** Frames held for `host.rx()` when there is no uplink (default 1024). */
+  /** Frames held for `host.rx()` when there is no uplink (default 1024; rounded up to a power of two, at least 2: it is a core {@link Link}). */
   hostBacklog?: number;
 }
 
@@ -599,9 +601,8 @@ export class VhostNetDevice implements KickTarget {
   private readonly poolViews: ByteViews;
   private readonly regionViews: ByteViews[];
   private readonly regionBase: Float64Array;
-  private readonly backlog: Uint32Array;
-  private backHead = 0;
-  private backCount = 0;
+  /** TX frames held for `host.rx()` when there is no uplink. */
+  private readonly backlog: Link;
   // Precomputed charges.
   private readonly cycTx: number;
   private readonly cycRx: number;
@@ -648,15 +649,18 @@ export class VhostNetDevice implements KickTarget {
     this.weightBytes = options.weightBytes ?? VHOST_NET_WEIGHT;
     this.usedBatch = options.usedBatch ?? VHOST_NET_BATCH;
     const rxQueueLen = options.rxQueueLen ?? TUN_READQ_SIZE;
+    const hostBacklog = options.hostBacklog ?? 1024;
     for (const [k, v] of [
       ["burst", this.burst],
       ["weightPackets", this.weightPackets],
       ["weightBytes", this.weightBytes],
       ["usedBatch", this.usedBatch],
       ["rxQueueLen", rxQueueLen],
+      ["hostBacklog", hostBacklog],
     ] as const) {
       if (!Number.isInteger(v) || v < 1) throw new VirtioError("usage", `${k} ${v} must be a positive integer`);
     }
+    if (hostBacklog > LINK_MAX_CAPACITY) throw new VirtioError("usage", `hostBacklog ${hostBacklog} must be at most ${LINK_MAX_CAPACITY}`);
     this.mem = new GuestMemory(setup.regions);
     this.regionViews = this.mem.regions.map((r) => byteViews(r.bytes.buffer));
     this.regionBase = Float64Array.from(this.mem.regions, (r) => r.bytes.byteOffset);
@@ -684,7 +688,7 @@ export class VhostNetDevice implements KickTarget {
     for (let k = 0; k < this.burst; k++) this.txChains.push(new DescChain(maxTx));
     this.out = new Burst(this.burst);
     this.frees = new Burst(Math.max(this.burst, 64));
-    this.backlog = new Uint32Array(nextPow2(options.hostBacklog ?? 1024));
+    this.backlog = new Link(this.pool, Math.max(2, nextPow2(hostBacklog)));
     this.host = new VhostNetHostPort(this, -1);
     for (let p = 0; p < pairs; p++) this.hostPorts.push(new VhostNetHostPort(this, p));
 
@@ -848,15 +852,7 @@ export class VhostNetDevice implements KickTarget {
 
   /** Host side without an uplink: take TX frames. */
   takeBacklog(burst: Burst): number {
-    const mask = this.backlog.length - 1;
-    let n = 0;
-    while (this.backCount > 0 && burst.count < burst.capacity) {
-      burst.idx[burst.count++] = this.backlog[this.backHead]!;
-      this.backHead = (this.backHead + 1) & mask;
-      this.backCount--;
-      n++;
-    }
-    return n;
+    return this.backlog.receiveBurst(burst);
   }
 
   // ---- The worker's step ----
@@ -1062,17 +1058,13 @@ export class VhostNetDevice implements KickTarget {
   /** Hand TX frames to the uplink (or the backlog); refused ones are dropped and counted. */
   private deliver(out: Burst, vq: VhostVq): void {
     const pool = this.pool;
+    const uplink = this.uplink;
     let k: number;
-    if (this.uplink !== null) {
-      k = this.uplink.tx(out);
+    if (uplink !== null) {
+      k = uplink.tx(out);
     } else {
-      const mask = this.backlog.length - 1;
-      k = 0;
-      while (k < out.count && this.backCount < this.backlog.length) {
-        this.backlog[(this.backHead + this.backCount) & mask] = out.idx[k]!;
-        this.backCount++;
-        k++;
-      }
+      const room = this.backlog.nwritable();
+      k = out.count < room ? out.count : room;
     }
     if (k < out.count) {
       const refused = out.count - k;
@@ -1087,6 +1079,8 @@ export class VhostNetDevice implements KickTarget {
       this.c[vq.cBytes]! -= b;
       pool.freeRange(out.idx, k, out.count);
     }
+    // Only what fits (k) goes into the backlog; the refused rest was freed above.
+    if (uplink === null) this.backlog.transmitRange(out.idx, 0, k);
     out.clear();
   }
 
@@ -1321,11 +1315,6 @@ export class VhostNetDevice implements KickTarget {
       }
     }
     this.flushFrees();
-    const mask = this.backlog.length - 1;
-    while (this.backCount > 0) {
-      this.pool.free(this.backlog[this.backHead]!);
-      this.backHead = (this.backHead + 1) & mask;
-      this.backCount--;
-    }
+    this.backlog.drain();
   }
 }

@@ -203,19 +203,24 @@ describe.runIf(linux)("vhost-user back-end: refused requests (NACK with REPLY_AC
     expect(openFds()).toBeLessThanOrEqual(before + 1); // the SET_LOG_FD eventfd above was never ours to close
   });
 
-  it("refuses a new memory table or ring size while rings run, and packed bases other than the start", async () => {
-    const { fe, logs } = pair();
+  it("refuses a new memory table or ring size while rings run, and packed bases outside the ring", async () => {
+    const { fe, logs, session } = pair();
     const n = await negotiate(fe, { ack: true, packed: true });
     expect(n.features & VIRTIO_F_RING_PACKED).toBe(VIRTIO_F_RING_PACKED);
-    fe.send("SET_VRING_BASE", { index: 0, num: 5 | 0x8000 }, [], true);
-    expect(await fe.reply("SET_VRING_BASE")).toBe(1n);
-    expect(logs.warnings().join("\n")).toMatch(/packed rings can start only at position 0 with wrap counters 1 \(got available 5\/1/);
     const g = region(0x100000);
     fe.send("SET_MEM_TABLE", { regions: [g.r] }, [g.fd], true);
     sys.close(g.fd);
     expect(await fe.reply("SET_MEM_TABLE")).toBe(0n);
     fe.send("SET_VRING_NUM", { index: 0, num: 100 }, [], true); // packed: any size
     expect(await fe.reply("SET_VRING_NUM")).toBe(0n);
+    // A packed base names slots of the ring: 100 is past the end of a 100-entry ring.
+    fe.send("SET_VRING_BASE", { index: 0, num: 100 | 0x8000 }, [], true);
+    expect(await fe.reply("SET_VRING_BASE")).toBe(1n);
+    expect(logs.warnings().join("\n")).toMatch(/SET_VRING_BASE refused: vring 0: packed base 0x8064 \(available 100\/1, used 100\/1\) does not fit the ring: packed ring availIdx 100 must be a slot in \[0, 100\)/);
+    expect(session.refused).toBe(1);
+    // Any slot inside it, with either wrap counter, is a place to start.
+    fe.send("SET_VRING_BASE", { index: 0, num: 5 | 0x8000 }, [], true);
+    expect(await fe.reply("SET_VRING_BASE")).toBe(0n);
     fe.send("SET_VRING_ADDR", { index: 0, flags: 0, desc: g.r.userAddr, avail: g.r.userAddr + 0x1000n, used: g.r.userAddr + 0x1040n, log: 0n }, [], true);
     expect(await fe.reply("SET_VRING_ADDR")).toBe(0n);
     const kick = sys.eventfd(0);

@@ -36,16 +36,21 @@
  * vhost library does, instead of waiting for the first kick (a front-end
  * that polls never kicks). GET_VRING_BASE stops it and returns the next
  * available index (split) or both positions with their wrap counters
- * (packed, "Vring descriptor indices for packed virtqueues"). Without
+ * (packed, "Vring descriptor indices for packed virtqueues"); a
+ * SET_VRING_BASE with that value before the next SET_VRING_KICK resumes it
+ * there (QEMU's stop/continue), for packed rings at any slot and wrap. Without
  * VHOST_USER_F_PROTOCOL_FEATURES every ring is enabled at SET_FEATURES;
  * with it, rings start disabled until SET_VRING_ENABLE.
  */
 import {
+  checkPackedPosition,
   PackedDevice,
   SplitDevice,
   VIRTIO_F_RING_PACKED,
+  VirtioError,
   type DeviceQueue,
   type GuestMemory,
+  type PackedRingPosition,
 } from "@nfvio/virtio";
 import * as sys from "../sys/index.js";
 import type { Logger, VhostUserDevice, VhostUserVring } from "./device.js";
@@ -101,6 +106,38 @@ function reject(message: string): never {
 
 const hex = (n: number | bigint): string => `0x${n.toString(16)}`;
 
+/** The base of a packed ring in its reset state: slot 0 with wrap counter 1 on both sides (virtio 1.2 §2.8.1). */
+export const PACKED_BASE_START = 0x8000_8000;
+
+/**
+ * Decode the 32-bit `num` of SET_VRING_BASE / GET_VRING_BASE for a packed
+ * ring (vhost-user.rst, "Vring descriptor indices for packed virtqueues"):
+ * bits 0-14 the next available descriptor the back-end processes, bit 15
+ * the driver (available) ring wrap counter, bits 16-30 the used entry the
+ * back-end writes next, bit 31 the device (used) ring wrap counter. The
+ * spec calls the indices free-running; QEMU (`virtio_queue_get_last_avail_idx`)
+ * and DPDK's vhost library send and expect ring slots in [0, queue size),
+ * and so does nfvio ({@link checkPackedPosition} refuses anything else).
+ * An upper half of 0 is what DPDK's virtio-user front-end and vhost library
+ * send (only the available half; DPDK's `vhost_user_set_vring_base` sets the
+ * used position equal to it, as a stopped ring has nothing in flight): it
+ * means used = available.
+ */
+export function decodePackedBase(num: number): PackedRingPosition {
+  const availIdx = num & 0x7fff;
+  const availWrap = (num >>> 15) & 1;
+  const hi = num >>> 16;
+  if (hi === 0) return { availIdx, availWrap, usedIdx: availIdx, usedWrap: availWrap };
+  return { availIdx, availWrap, usedIdx: hi & 0x7fff, usedWrap: (hi >>> 15) & 1 };
+}
+
+/** Encode a packed ring position as the 32-bit `num` of GET_VRING_BASE (see {@link decodePackedBase}). */
+export function encodePackedBase(p: PackedRingPosition): number {
+  return ((p.availIdx & 0x7fff) | (p.availWrap << 15) | ((p.usedIdx & 0x7fff) << 16) | (p.usedWrap << 31)) >>> 0;
+}
+
+const showPosition = (p: PackedRingPosition): string => `available ${p.availIdx}/${p.availWrap}, used ${p.usedIdx}/${p.usedWrap}`;
+
 /** Per-ring state kept by the session; the device sees it as a {@link VhostUserVring}. */
 class Vring implements VhostUserVring {
   size = 0;
@@ -109,8 +146,10 @@ class Vring implements VhostUserVring {
   desc = -1;
   driverArea = -1;
   deviceArea = -1;
+  /** SET_VRING_BASE's `num`, or where the ring stopped (GET_VRING_BASE reports it while the ring is stopped). */
   base = 0;
-  /** Base to report from GET_VRING_BASE when the ring is not started (after a stop: where it stopped). */
+  /** `base` was set (SET_VRING_BASE or a stop); otherwise a ring starts from the reset state. */
+  baseSet = false;
   kickFd = -1;
   callFd = -1;
   errFd = -1;
@@ -188,6 +227,8 @@ export class VhostUserSession {
   status = 0;
   owner = false;
   readonly vrings: readonly Vring[];
+  /** Well-formed messages refused (each also logged with its reason): out of order, bad values such as a ring position outside the ring. */
+  refused = 0;
   private readonly device: VhostUserDevice;
   private readonly log: Logger;
   private readonly name: string;
@@ -294,6 +335,7 @@ export class VhostUserSession {
         this.log("error", `${this.name}: ${m.name} failed: ${(e as Error).stack ?? String(e)}; closing`);
         return this.close(`internal error in ${m.name}`);
       }
+      this.refused++;
       const canNack = m.needReply && this.replyAck && !EXPLICIT_REPLY.has(m.name);
       this.log("warn", `${this.name}: ${m.name} refused: ${e.message}${canNack ? " (NACK sent)" : "; closing the connection (the front-end cannot be told)"}`);
       if (canNack) this.sendReply(m.name, 1n);
@@ -460,26 +502,46 @@ export class VhostUserSession {
     v.deviceArea = gpas[2]!;
   }
 
+  /**
+   * Where the ring starts: split, the next available index (the used index
+   * is read from guest memory at start); packed, both positions with their
+   * wrap counters ({@link decodePackedBase}), checked against the ring size
+   * when it is known (again at start, in case SET_VRING_NUM comes after).
+   */
   setVringBase(s: VringState): void {
     const v = this.vrings[s.index]!;
     if (v.started) reject(`vring ${s.index} runs; stop it (GET_VRING_BASE) before setting its base`);
     if ((this.features & VIRTIO_F_RING_PACKED) !== 0n) {
-      const availIdx = s.num & 0x7fff;
-      const availWrap = (s.num >>> 15) & 1;
-      const hi = s.num >>> 16;
-      // Upper half 0: DPDK's virtio-user sends only the available half and means "used = available".
-      const usedIdx = hi === 0 ? availIdx : hi & 0x7fff;
-      const usedWrap = hi === 0 ? availWrap : (hi >>> 15) & 1;
-      if (availIdx !== 0 || availWrap !== 1 || usedIdx !== 0 || usedWrap !== 1) {
-        reject(`vring ${s.index}: packed rings can start only at position 0 with wrap counters 1 (got available ${availIdx}/${availWrap}, used ${usedIdx}/${usedWrap})`);
-      }
+      const p = decodePackedBase(s.num);
+      if (v.size > 0) this.checkPosition(v, p, s.num);
+      if (s.num !== PACKED_BASE_START) this.log("info", `${this.name}: vring ${s.index}: packed base ${hex(s.num)} (${showPosition(p)})`);
     }
     v.base = s.num;
+    v.baseSet = true;
   }
 
+  private checkPosition(v: Vring, p: PackedRingPosition, num: number): number {
+    try {
+      return checkPackedPosition(p, v.size);
+    } catch (e) {
+      if (e instanceof VirtioError) reject(`vring ${v.index}: packed base ${hex(num)} (${showPosition(p)}) does not fit the ring: ${e.message}`);
+      throw e;
+    }
+  }
+
+  /**
+   * Stop the ring (finishing what the driver queued, see
+   * {@link VhostUserDevice.vringStopping}) and return where it stopped:
+   * split, the next available index; packed, both positions with their wrap
+   * counters (vhost-user.rst: "both indices (as maintained by the device)
+   * are returned"). SET_VRING_BASE with that value resumes exactly there. A
+   * ring that is not running reports its base (the reset state when none
+   * was set).
+   */
   getVringBase(s: VringState): VringState {
     const v = this.vrings[s.index]!;
     if (v.started) this.stopRing(v, "GET_VRING_BASE");
+    if (!v.baseSet) return { index: s.index, num: (this.features & VIRTIO_F_RING_PACKED) !== 0n ? PACKED_BASE_START : 0 };
     return { index: s.index, num: v.base };
   }
 
@@ -538,13 +600,21 @@ export class VhostUserSession {
   private makeQueue(v: Vring): DeviceQueue {
     const mem = this.memory!;
     try {
-      if ((this.features & VIRTIO_F_RING_PACKED) !== 0n) return new PackedDevice(mem.guest, v.size, v.desc, v.driverArea, v.deviceArea, this.features);
+      if ((this.features & VIRTIO_F_RING_PACKED) !== 0n) {
+        if (!v.baseSet) return new PackedDevice(mem.guest, v.size, v.desc, v.driverArea, v.deviceArea, this.features);
+        const start = decodePackedBase(v.base);
+        const taken = this.checkPosition(v, start, v.base);
+        // Descriptors between used and available were taken by the device before the stop and never returned.
+        if (taken > 0) this.log("warn", `${this.name}: vring ${v.index}: packed base ${hex(v.base)} leaves ${taken} descriptors in flight that this back-end never saw; they will not be returned`);
+        return new PackedDevice(mem.guest, v.size, v.desc, v.driverArea, v.deviceArea, this.features, { start });
+      }
       const q = new SplitDevice(mem.guest, v.size, v.desc, v.driverArea, v.deviceArea, this.features, { base: v.base & 0xffff });
       // "The device is supposed to read the next index in the Used Ring from the respective vring structure in guest memory" (SET_VRING_BASE).
       const usedIdx = mem.guest.readU16(v.deviceArea + 2);
       if (usedIdx !== (v.base & 0xffff)) this.log("warn", `${this.name}: vring ${v.index}: used index in memory is ${usedIdx} but the base is ${v.base & 0xffff}; continuing from the base for both`);
       return q;
     } catch (e) {
+      if (e instanceof VhostUserError) throw e;
       return reject(`vring ${v.index}: ${(e as Error).message}`);
     }
   }
@@ -628,10 +698,13 @@ export class VhostUserSession {
     const q = v.queue;
     if (q instanceof SplitDevice) v.base = (q.lastAvailIdx - held) & 0xffff;
     else if (q instanceof PackedDevice) {
+      // A packed ring cannot be rewound (the driver owns the slots again only once they are used): a device must return held chains used.
+      if (held > 0) this.log("warn", `${this.name}: vring ${v.index}: the device still holds ${held} packed chains at the stop; the driver will not get them back`);
       const a = q.availState;
       const u = q.usedState;
-      v.base = ((a.pos & 0x7fff) | (a.wrap << 15) | ((u.pos & 0x7fff) << 16) | (u.wrap << 31)) >>> 0;
+      v.base = encodePackedBase({ availIdx: a.pos, availWrap: a.wrap, usedIdx: u.pos, usedWrap: u.wrap });
     }
+    v.baseSet = true;
     v.queue = null;
     v.started = false;
     this.dropKick(v);

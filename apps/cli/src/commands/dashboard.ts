@@ -6,6 +6,7 @@ import { compareReport, topologyView, writeReport } from "../scenario/report.js"
 import { runScenario, type RunResult } from "../scenario/runner.js";
 import { ScenarioError, type Scenario } from "../scenario/schema.js";
 import { CliError } from "../output.js";
+import { untilSignal } from "../signals.js";
 import { applyOverrides } from "./run.js";
 
 interface DashboardCommandOptions {
@@ -94,15 +95,7 @@ export function registerDashboard(program: Command): void {
         return;
       }
       if (!opts.json) process.stdout.write("Serving until Ctrl-C.\n");
-      await new Promise<void>((resolve) => {
-        const stop = (): void => {
-          process.off("SIGINT", stop);
-          process.off("SIGTERM", stop);
-          resolve();
-        };
-        process.on("SIGINT", stop);
-        process.on("SIGTERM", stop);
-      });
+      await untilSignal();
       await d.close();
     });
 }

@@ -12,6 +12,7 @@ import type { Command } from "commander";
 import { PacketPool, parseIpv4 } from "@nfvio/packet";
 import { TapL2Forwarder, TapPort, TapResponder } from "@nfvio/vhost";
 import { CliError, positive } from "../output.js";
+import { untilSignal } from "../signals.js";
 
 const BENCH_NET = 0xc6120000; // 198.18.0.0
 const BENCH_MASK = 0xfffe0000; // /15
@@ -28,20 +29,6 @@ function checkAddress(flag: string, cidr: string | undefined, allowAny: boolean,
   }
   if (m[2] !== undefined && Number(m[2]) > 32) throw new CliError(`${flag}: prefix length ${m[2]} is above 32`);
   if (!allowAny && ((addr & BENCH_MASK) >>> 0) !== BENCH_NET) throw new CliError(`${flag} ${cidr} is outside 198.18.0.0/15 (the benchmarking range); pass --allow-any-address to use it anyway`);
-}
-
-function untilSignal(): Promise<string> {
-  return new Promise((resolve) => {
-    const stop = (sig: string): void => {
-      process.off("SIGINT", onInt);
-      process.off("SIGTERM", onTerm);
-      resolve(sig);
-    };
-    const onInt = (): void => stop("SIGINT");
-    const onTerm = (): void => stop("SIGTERM");
-    process.on("SIGINT", onInt);
-    process.on("SIGTERM", onTerm);
-  });
 }
 
 function openPort(pool: PacketPool, name: string, netns: string | undefined, kernelIp: string | undefined, portId: number): TapPort {

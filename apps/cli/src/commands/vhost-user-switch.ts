@@ -141,7 +141,7 @@ export function switchMacs(sockets: readonly string[], macs: readonly string[] |
 }
 
 /** Serve the switch until `stopped` resolves, then print the report. */
-export async function runSwitch(o: SwitchOptions, stopped: Promise<void>): Promise<SwitchReport> {
+export async function runSwitch(o: SwitchOptions, stopped: Promise<unknown>): Promise<SwitchReport> {
   const profile: DeviceProfile = OFFLOAD_PROFILES[o.profile];
   if (o.sockets.length > profile.vports.value) throw new CliError(`--socket: profile ${o.profile} has ${profile.vports.value} vports, ${o.sockets.length} sockets given`);
   const pool = new PacketPool({ count: profile.buffers.value, dataRoom: 2048 });

@@ -11,6 +11,7 @@ import type { Command } from "commander";
 import { NET_MODES, VhostUserNetDevice, VhostUserServer, type LogLevel, type NetMode, type QueueCounters, type SchedulerStats } from "@nfvio/vhost";
 import { createVnf, loadVnf, VNF_KINDS, VnfError, type Vnf, type VnfKind, type VnfSpec } from "@nfvio/vnf";
 import { CliError, positive, table } from "../output.js";
+import { untilSignal } from "../signals.js";
 import { RateSampler, SWITCH_PROFILES, runSwitch, switchMacs, type SwitchProfile } from "./vhost-user-switch.js";
 
 interface VhostUserOptions {
@@ -101,19 +102,6 @@ export function queueTable(queues: readonly { queue: number; direction: string; 
 }
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
-
-/** Resolve when SIGINT or SIGTERM arrives. */
-function untilSignal(): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off("SIGINT", stop);
-      process.off("SIGTERM", stop);
-      resolve();
-    };
-    process.on("SIGINT", stop);
-    process.on("SIGTERM", stop);
-  });
-}
 
 const MODES = [...NET_MODES, "switch"] as const;
 

@@ -1,12 +1,14 @@
 /**
- * Minimal L2-L4 classification for the stateful VNFs (firewall, NAT, load
- * balancer), private to @nfvio/vnf until @nfvio/packet's parser is exported
- * and stable. One reusable {@link FlowInfo} per VNF; nothing allocated.
- *
- * Ethernet II with up to two VLAN tags (IEEE 802.1Q / 802.1ad), IPv4
- * (RFC 791) and IPv6 with its extension-header chain (RFC 8200 §4), then TCP
- * (RFC 9293), UDP (RFC 768), ICMP (RFC 792) and ICMPv6 (RFC 4443).
+ * Flow classification for the stateful VNFs (firewall, NAT, load balancer),
+ * private to @nfvio/vnf. The header walk is @nfvio/packet's {@link parse}
+ * (Ethernet with up to two VLAN tags, IPv4 with its options, IPv6 with its
+ * extension-header chain, TCP, UDP, ICMP, ICMPv6); what is VNF-specific
+ * stays here: the mapping of its result onto drop reasons, the ICMP echo
+ * identifier as a port, the flow key layout, and the flow key of the packet
+ * an ICMP error quotes. One reusable {@link FlowInfo} per VNF; nothing
+ * allocated per packet.
  */
+import { FragFlag, PacketMeta, ParseError, PARSE_MALFORMED_MASK, parse } from "@nfvio/packet";
 import { DropReason } from "../verdict.js";
 import { rd16 } from "./csum.js";
 
@@ -30,8 +32,6 @@ export class FlowInfo {
   family = 0;
   /** Start of the IP header. */
   l3 = 0;
-  /** IPv4 header length. */
-  ihl = 0;
   /** End of the IP datagram (excluding Ethernet padding). */
   ipEnd = 0;
   /** IP protocol / final next header. */
@@ -41,10 +41,13 @@ export class FlowInfo {
   /** Source and destination ports (TCP/UDP), or the ICMP echo identifier in `sport` (`dport` 0). */
   sport = 0;
   dport = 0;
+  /** TCP flags, the low 8 bits (CWR .. FIN). */
   tcpFlags = 0;
   /** ICMP/ICMPv6 type and code, or -1. */
   icmpType = -1;
   icmpCode = -1;
+  /** What @nfvio/packet's parser found (tunnels are not decoded: VXLAN is plain UDP here). */
+  readonly meta = new PacketMeta(false);
 }
 
 /** ICMP echo request/reply (RFC 792) and ICMPv6 echo (RFC 4443 §4) carry an identifier that works like a port. */
@@ -58,14 +61,25 @@ export function isIcmpError(f: FlowInfo): boolean {
   return f.proto === PROTO_ICMPV6 && f.icmpType >= 1 && f.icmpType <= 4;
 }
 
+// Malformations a flow parser does not judge: Neighbor Discovery validity
+// (hop limit 255, code 0) is the receiving node's check (RFC 4861 §6.1),
+// not a forwarder's.
+const MALFORMED = PARSE_MALFORMED_MASK & ~ParseError.BAD_ND;
+const E_TRUNC_L2 = ParseError.TRUNCATED_L2;
+const FRAGMENT = FragFlag.IS_FRAGMENT;
+
 /**
  * Classify the frame `b[off .. off+len)`. Returns -1 when it is an IP packet
  * with a usable L4 header (or an L4 protocol without ports), else a
- * {@link DropReason}: `Unsupported` for non-IP frames (family 0), `Malformed`,
- * or `Fragment`.
+ * {@link DropReason}: `Unsupported` for non-IP frames (family 0, including
+ * frames with more than two VLAN tags), `Fragment` for any IPv4 or IPv6
+ * fragment, else `Malformed` for whatever @nfvio/packet's parser calls a
+ * malformation (bar ND validity).
  */
 export function parseFlow(b: Uint8Array, off: number, len: number, f: FlowInfo): number {
-  const end = off + len;
+  const m = f.meta;
+  parse(b, off, len, m);
+  const err = m.errors;
   f.family = 0;
   f.l4 = -1;
   f.sport = 0;
@@ -73,70 +87,27 @@ export function parseFlow(b: Uint8Array, off: number, len: number, f: FlowInfo):
   f.tcpFlags = 0;
   f.icmpType = -1;
   f.icmpCode = -1;
-  if (len < 14) return DropReason.Malformed;
-  let p = off + 12;
-  let et = rd16(b, p);
-  for (let tags = 0; (et === 0x8100 || et === 0x88a8) && tags < 2; tags++) {
-    p += 4;
-    if (p + 2 > end) return DropReason.Malformed;
-    et = rd16(b, p);
-  }
-  p += 2;
-  f.l3 = p;
-  let l4: number;
-  let proto: number;
-  if (et === ETH_P_IPV4) {
-    if (p + 20 > end) return DropReason.Malformed;
-    const vi = b[p]!;
-    const ihl = (vi & 15) * 4;
-    const tot = rd16(b, p + 2);
-    if (vi >> 4 !== 4 || ihl < 20 || tot < ihl || p + tot > end) return DropReason.Malformed;
-    f.family = 4;
-    f.ihl = ihl;
-    f.ipEnd = p + tot;
-    proto = b[p + 9]!;
-    f.proto = proto;
-    if ((rd16(b, p + 6) & 0x3fff) !== 0) return DropReason.Fragment;
-    l4 = p + ihl;
-  } else if (et === ETH_P_IPV6) {
-    if (p + 40 > end) return DropReason.Malformed;
-    if (b[p]! >> 4 !== 6) return DropReason.Malformed;
-    const ipEnd = p + 40 + rd16(b, p + 4);
-    if (ipEnd > end) return DropReason.Malformed;
-    f.family = 6;
-    f.ipEnd = ipEnd;
-    proto = b[p + 6]!;
-    l4 = p + 40;
-    // Extension headers (RFC 8200 §4): Hop-by-Hop 0, Routing 43, Destination Options 60, AH 51; Fragment 44.
-    for (let n = 0; n < 8; n++) {
-      if (proto === 0 || proto === 43 || proto === 60 || proto === 51) {
-        if (l4 + 8 > ipEnd) return DropReason.Malformed;
-        const next = b[l4]!;
-        l4 += proto === 51 ? (b[l4 + 1]! + 2) * 4 : (b[l4 + 1]! + 1) * 8;
-        proto = next;
-      } else if (proto === 44) {
-        return DropReason.Fragment;
-      } else break;
-    }
-    if (l4 > ipEnd) return DropReason.Malformed;
-    f.proto = proto;
-  } else {
-    return DropReason.Unsupported;
-  }
-  const room = f.ipEnd - l4;
+  const et = m.etherType;
+  if (et !== ETH_P_IPV4 && et !== ETH_P_IPV6) return (err & E_TRUNC_L2) !== 0 ? DropReason.Malformed : DropReason.Unsupported;
+  const l3 = m.l3Offset;
+  f.l3 = l3;
+  f.ipEnd = l3 + m.l3Length;
+  const proto = m.l4Proto;
+  f.proto = proto;
+  if (m.l3Length !== 0) f.family = et === ETH_P_IPV4 ? 4 : 6;
+  if ((m.fragFlags & FRAGMENT) !== 0) return DropReason.Fragment;
+  if ((err & MALFORMED) !== 0) return DropReason.Malformed;
+  const l4 = m.l4Offset;
   if (proto === PROTO_TCP) {
-    if (room < 20 || ((b[l4 + 12]! >> 4) * 4 < 20)) return DropReason.Malformed;
-    f.sport = rd16(b, l4);
-    f.dport = rd16(b, l4 + 2);
-    f.tcpFlags = b[l4 + 13]!;
+    f.sport = m.srcPort;
+    f.dport = m.dstPort;
+    f.tcpFlags = m.tcpFlags & 0xff;
   } else if (proto === PROTO_UDP) {
-    if (room < 8) return DropReason.Malformed;
-    f.sport = rd16(b, l4);
-    f.dport = rd16(b, l4 + 2);
+    f.sport = m.srcPort;
+    f.dport = m.dstPort;
   } else if (proto === PROTO_ICMP || proto === PROTO_ICMPV6) {
-    if (room < 8) return DropReason.Malformed;
-    f.icmpType = b[l4]!;
-    f.icmpCode = b[l4 + 1]!;
+    f.icmpType = m.icmpType;
+    f.icmpCode = m.icmpCode;
     if (isEcho(f)) f.sport = rd16(b, l4 + 4);
   }
   f.l4 = l4;

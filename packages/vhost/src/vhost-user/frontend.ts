@@ -266,6 +266,38 @@ export class VirtioUserQueuePair {
   }
 }
 
+/** What a ring's (re)start sends: its size, addresses (our virtual addresses) and eventfds. */
+interface RingSetup {
+  size: number;
+  desc: bigint;
+  avail: bigint;
+  used: bigint;
+  kick: number;
+  call: number;
+}
+
+/** Sends a request, waiting for its ack when REPLY_ACK was negotiated; throws when the back-end refuses it. */
+type Acked = <K extends FrontendRequestName>(name: K, body: FrontendRequestBodies[K], fds?: number[]) => Promise<void>;
+
+function ackedSender(ch: FrontendChannel, ack: boolean): Acked {
+  return async (name, body, fds = []) => {
+    ch.send(name, body, fds, { needReply: ack });
+    if (ack) {
+      const r = await ch.reply(name);
+      if (r !== 0n) throw new VhostUserError("rejected", `the back-end refused ${name} (reply ${String(r)})`);
+    }
+  };
+}
+
+/** SET_VRING_NUM, BASE, ADDR, KICK, CALL for ring `i` (the order QEMU's vhost_virtqueue_start and DPDK's virtio-user use). */
+async function startRing(acked: Acked, i: number, r: RingSetup, base: number): Promise<void> {
+  await acked("SET_VRING_NUM", { index: i, num: r.size });
+  await acked("SET_VRING_BASE", { index: i, num: base });
+  await acked("SET_VRING_ADDR", { index: i, flags: 0, desc: r.desc, avail: r.avail, used: r.used, log: 0n });
+  await acked("SET_VRING_KICK", { index: i, noFd: false }, [r.kick]);
+  await acked("SET_VRING_CALL", { index: i, noFd: false }, [r.call]);
+}
+
 /** nfvio as a virtio-net driver over vhost-user. */
 export class VirtioUserFrontend {
   readonly features: bigint;
@@ -275,9 +307,25 @@ export class VirtioUserFrontend {
   private readonly mappings: sys.Mapping[];
   private readonly eventfds: number[];
   private readonly kickCount: { n: number };
+  private readonly rings: readonly RingSetup[];
+  private readonly acked: Acked;
+  private readonly ringEnable: boolean;
+  /** Bases GET_VRING_BASE returned at the last {@link stop}, by vring; null while the rings run. */
+  private stoppedAt: number[] | null = null;
   private closed = false;
 
-  private constructor(channel: FrontendChannel, features: bigint, protocolFeatures: bigint, pairs: VirtioUserQueuePair[], mappings: sys.Mapping[], eventfds: number[], kickCount: { n: number }) {
+  private constructor(
+    channel: FrontendChannel,
+    features: bigint,
+    protocolFeatures: bigint,
+    pairs: VirtioUserQueuePair[],
+    mappings: sys.Mapping[],
+    eventfds: number[],
+    kickCount: { n: number },
+    rings: RingSetup[],
+    acked: Acked,
+    ringEnable: boolean,
+  ) {
     this.channel = channel;
     this.features = features;
     this.protocolFeatures = protocolFeatures;
@@ -285,6 +333,9 @@ export class VirtioUserFrontend {
     this.mappings = mappings;
     this.eventfds = eventfds;
     this.kickCount = kickCount;
+    this.rings = rings;
+    this.acked = acked;
+    this.ringEnable = ringEnable;
   }
 
   /** Kicks written (eventfd writes), all rings. */
@@ -327,13 +378,7 @@ export class VirtioUserFrontend {
         const max = await ch.request("GET_QUEUE_NUM", null);
         if (BigInt(pairs) > max) throw new VhostUserError("rejected", `the back-end supports ${max} queue pairs, ${pairs} asked for`);
       }
-      const acked = async <K extends FrontendRequestName>(name: K, body: FrontendRequestBodies[K], fds: number[] = []): Promise<void> => {
-        ch.send(name, body, fds, { needReply: ack });
-        if (ack) {
-          const r = await ch.reply(name);
-          if (r !== 0n) throw new VhostUserError("rejected", `the back-end refused ${name} (reply ${String(r)})`);
-        }
-      };
+      const acked = ackedSender(ch, ack);
       await acked("SET_FEATURES", features | (offered & PROTOCOL_FEATURES_BIT));
       log("info", `${options.path}: features ${featureNames(features).join(", ")}`);
 
@@ -385,6 +430,7 @@ export class VirtioUserFrontend {
       const eventfds: number[] = [];
       const kickFds: number[] = [];
       const queues: DriverQueue[] = [];
+      const rings: RingSetup[] = [];
       for (let i = 0; i < 2 * pairs; i++) {
         const p = placements[i]!;
         const q = kind.driver(area.mem, p, features, true);
@@ -394,12 +440,10 @@ export class VirtioUserFrontend {
         eventfds.push(kick, call);
         owned.push(kick, call);
         kickFds.push(kick);
-        await acked("SET_VRING_NUM", { index: i, num: size });
+        const r: RingSetup = { size, desc: area.userOf(p.descArea), avail: area.userOf(p.driverArea), used: area.userOf(p.deviceArea), kick, call };
+        rings.push(r);
         // Split: next available index 0. Packed: position 0 with the driver's wrap counter 1 (bit 15), as DPDK's virtio-user sends it.
-        await acked("SET_VRING_BASE", { index: i, num: packed ? 0x8000 : 0 });
-        await acked("SET_VRING_ADDR", { index: i, flags: 0, desc: area.userOf(p.descArea), avail: area.userOf(p.driverArea), used: area.userOf(p.deviceArea), log: 0n });
-        await acked("SET_VRING_KICK", { index: i, noFd: false }, [kick]);
-        await acked("SET_VRING_CALL", { index: i, noFd: false }, [call]);
+        await startRing(acked, i, r, packed ? 0x8000 : 0);
       }
       if ((offered & PROTOCOL_FEATURES_BIT) !== 0n) {
         for (let i = 0; i < 2 * pairs; i++) await acked("SET_VRING_ENABLE", { index: i, num: 1 });
@@ -414,7 +458,7 @@ export class VirtioUserFrontend {
         const rxBase = bufBase + k * pairBytes;
         qps.push(new VirtioUserQueuePair(k, queues[2 * k]!, queues[2 * k + 1]!, mem, rxBase, rxBase + size * rxBufferSize, rxBufferSize, bufferSize, kicker(kickFds[2 * k]!), kicker(kickFds[2 * k + 1]!), features));
       }
-      const frontend = new VirtioUserFrontend(ch, features, protocol, qps, mappings, eventfds, kicks);
+      const frontend = new VirtioUserFrontend(ch, features, protocol, qps, mappings, eventfds, kicks, rings, acked, (offered & PROTOCOL_FEATURES_BIT) !== 0n);
       return frontend;
     } catch (e) {
       ch.close();
@@ -422,6 +466,51 @@ export class VirtioUserFrontend {
       for (const m of mappings) m.unmap();
       throw e;
     }
+  }
+
+  /** True while the rings are stopped by {@link stop}. */
+  get stopped(): boolean {
+    return this.stoppedAt !== null;
+  }
+
+  /**
+   * Stop every ring, as a VMM does when the VM stops: GET_VRING_BASE for
+   * each, transmit rings first (the back-end finishes what was queued at
+   * the stop, and a frame it echoes then still finds its receive ring
+   * running). Returns what each GET_VRING_BASE said, by vring index: split,
+   * the next available index; packed, both positions with their wrap
+   * counters (vhost-user.rst, "Vring descriptor indices for packed
+   * virtqueues"). The driver side stays as it is: frames sent while stopped
+   * wait in the rings until {@link resume}.
+   */
+  async stop(): Promise<number[]> {
+    if (this.closed) throw new VhostUserError("rejected", "the front-end is closed");
+    if (this.stoppedAt !== null) return [...this.stoppedAt];
+    const n = this.rings.length;
+    const bases = new Array<number>(n).fill(0);
+    const order = [...Array.from({ length: n }, (_, i) => i).filter((i) => i % 2 === 1), ...Array.from({ length: n }, (_, i) => i).filter((i) => i % 2 === 0)];
+    for (const i of order) bases[i] = (await this.channel.request("GET_VRING_BASE", { index: i, num: 0 })).num;
+    this.stoppedAt = bases;
+    return [...bases];
+  }
+
+  /**
+   * Start the rings again after {@link stop}, as a VMM does when the VM
+   * continues: per ring SET_VRING_NUM, SET_VRING_BASE, SET_VRING_ADDR,
+   * SET_VRING_KICK, SET_VRING_CALL, then SET_VRING_ENABLE. The base of ring
+   * i is `bases[i]`, by default what GET_VRING_BASE returned, so the
+   * back-end continues exactly where it stopped. Throws when the back-end
+   * refuses (with REPLY_ACK: at the request it refused).
+   */
+  async resume(bases?: readonly number[]): Promise<void> {
+    if (this.closed) throw new VhostUserError("rejected", "the front-end is closed");
+    const at = bases ?? this.stoppedAt;
+    if (at === null) throw new VhostUserError("rejected", "resume() without a stop(): the rings run");
+    if (at.length !== this.rings.length) throw new RangeError(`resume() needs ${this.rings.length} bases, got ${at.length}`);
+    for (let i = 0; i < this.rings.length; i++) await startRing(this.acked, i, this.rings[i]!, at[i]!);
+    if (this.ringEnable) for (let i = 0; i < this.rings.length; i++) await this.acked("SET_VRING_ENABLE", { index: i, num: 1 });
+    this.stoppedAt = null;
+    // Frames published while the rings were stopped may have asked for no kick; the back-end polls a ring when it starts.
   }
 
   /** True once the back-end has closed the connection. */
@@ -442,7 +531,7 @@ export class VirtioUserFrontend {
     if (this.closed) return;
     this.closed = true;
     try {
-      if (!this.channel.closed) {
+      if (!this.channel.closed && this.stoppedAt === null) {
         for (let i = 0; i < 2 * this.pairs.length; i++) await this.channel.request("GET_VRING_BASE", { index: i, num: 0 });
       }
     } catch {

@@ -514,7 +514,7 @@ export class VhostUserSession {
     if ((this.features & VIRTIO_F_RING_PACKED) !== 0n) {
       const p = decodePackedBase(s.num);
       if (v.size > 0) this.checkPosition(v, p, s.num);
-      if (s.num !== PACKED_BASE_START) this.log("info", `${this.name}: vring ${s.index}: packed base ${hex(s.num)} (${showPosition(p)})`);
+      if (encodePackedBase(p) !== PACKED_BASE_START) this.log("info", `${this.name}: vring ${s.index}: packed base ${hex(s.num)} (${showPosition(p)})`);
     }
     v.base = s.num;
     v.baseSet = true;

@@ -8,17 +8,18 @@
  * an ICMP error quotes. One reusable {@link FlowInfo} per VNF; nothing
  * allocated per packet.
  */
-import { FragFlag, PacketMeta, ParseError, PARSE_MALFORMED_MASK, parse } from "@nfvio/packet";
+import { EtherType, FragFlag, IpProto, PacketMeta, ParseError, PARSE_MALFORMED_MASK, parse } from "@nfvio/packet";
 import { DropReason } from "../verdict.js";
 import { rd16 } from "./csum.js";
 
-export const ETH_P_IPV4 = 0x0800;
-export const ETH_P_IPV6 = 0x86dd;
-export const ETH_P_ARP = 0x0806;
-export const PROTO_ICMP = 1;
-export const PROTO_TCP = 6;
-export const PROTO_UDP = 17;
-export const PROTO_ICMPV6 = 58;
+// Protocol numbers under the names the VNFs use; the values are @nfvio/packet's.
+export const ETH_P_IPV4 = EtherType.IPV4;
+export const ETH_P_IPV6 = EtherType.IPV6;
+export const ETH_P_ARP = EtherType.ARP;
+export const PROTO_ICMP = IpProto.ICMP;
+export const PROTO_TCP = IpProto.TCP;
+export const PROTO_UDP = IpProto.UDP;
+export const PROTO_ICMPV6 = IpProto.ICMPV6;
 
 /** TCP flag bits (RFC 9293 §3.1). */
 export const TCP_FIN = 0x01;

@@ -75,7 +75,8 @@ export function registerRun(program: Command): void {
         throw e;
       }
       const points = sweepPoints(scenario, opts);
-      const progress = new Progress("run", Progress.wanted(opts));
+      const bar = Progress.wanted(opts);
+      const progress = new Progress("run", bar);
       const results: RunResult[] = [];
       try {
         for (const [k, p] of points.entries()) {
@@ -85,7 +86,8 @@ export function registerRun(program: Command): void {
               await runScenario(scenario, {
                 ...p,
                 onProgress: (f) => progress.update((k + f) / points.length, label),
-                onWait: (m) => progress.update(k / points.length, `${label}: ${m}`),
+                // Waiting for a real peer: on the bar, or one line on stderr without one.
+                onWait: (m) => (bar ? progress.update(k / points.length, `${label}: ${m}`) : process.stderr.write(`nfvio run: ${label}: ${m}\n`)),
               }),
             );
           } catch (e) {

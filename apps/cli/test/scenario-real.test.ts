@@ -3,15 +3,17 @@
 // virtio-user, in this process). The scenario runner opens the ports, waits for the peers, and moves
 // their frames through the scenario's VMs and VNFs.
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Burst, PacketPool, buildFrame } from "@nfvio/packet";
 import { VirtioUserFrontend, VirtioUserPort } from "@nfvio/vhost";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { waitFor } from "../../../packages/vhost/test/vhost-user-dpdk-helpers.ts";
 import { Namespaces, ip, kernelSkipReason, nsExec, uniqueIf } from "../../../packages/vhost/test/netns-helpers.ts";
 import { runScenario } from "../src/scenario/runner.js";
-import { ScenarioError, parseScenario, type ScenarioInput } from "../src/scenario/schema.js";
+import { ScenarioError, loadScenarioFile, parseScenario, type ScenarioInput } from "../src/scenario/schema.js";
 
 const cleanups: (() => void | Promise<void>)[] = [];
 afterEach(async () => {
@@ -26,13 +28,8 @@ function tmpSocket(): string {
   return join(dir, "peer.sock");
 }
 
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+/** Poll `cond` every 5 ms until it holds; throws after `ms`. */
+const until = (cond: () => boolean, ms: number, what: string): Promise<void> => waitFor(cond, ms, what, 5);
 
 describe("scenario schema: real peers", () => {
   const base: ScenarioInput = {
@@ -60,6 +57,17 @@ describe("scenario schema: real peers", () => {
     const s = parseScenario(base, "s.yaml");
     expect(s.traffic).toBeUndefined();
     expect(s.ports[0]).toEqual({ name: "peer", kind: "vhost-user", socket: "/tmp/x.sock", server: true, queues: 1, wait: "30s", settle: "0s" });
+  });
+
+  it("the example files with real peers load (apps/cli/scenarios/examples)", () => {
+    const dir = join(dirname(fileURLToPath(import.meta.url)), "../scenarios/examples");
+    const files = readdirSync(dir).filter((f) => f.endsWith(".yaml"));
+    expect(files.sort()).toEqual(["tap-router.yaml", "testpmd-peer.yaml"]);
+    for (const f of files) {
+      const s = loadScenarioFile(join(dir, f));
+      expect(s.clock).toBe("real");
+      expect(s.ports.some((p) => p.kind !== "trafgen")).toBe(true);
+    }
   });
 
   it("names the field and the reason for each mistake", () => {

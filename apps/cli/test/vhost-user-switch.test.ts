@@ -10,84 +10,31 @@
 //   B's MAC) and testpmd B (virtio-user, rxonly) through the switch: B
 //   receives what A sent minus what the switch counted as dropped.
 // Usage errors in process.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, lstatSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { PacketPool } from "@nfvio/core";
 import { Burst, buildFrame } from "@nfvio/packet";
 import { VirtioUserFrontend, VirtioUserPort } from "@nfvio/vhost";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { TESTPMD, accumulated, cleanPrefix, killChildren, nfvio, sleep, stopBackend, testpmd as startTestpmd, waitFor, waitOutput, waitSockets, type Proc } from "../../../packages/vhost/test/vhost-user-dpdk-helpers.ts";
 import type { SwitchReport } from "../src/commands/vhost-user-switch.js";
 import { cli } from "./helpers.js";
 
 const linux = process.platform === "linux" && process.arch === "x64";
-const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
-const MAIN = join(REPO, "apps/cli/src/main.ts");
-
-function which(cmd: string): string | null {
-  const r = spawnSync("sh", ["-c", `command -v ${cmd}`], { encoding: "utf8" });
-  return r.status === 0 ? r.stdout.trim() : null;
-}
-const TESTPMD = which("dpdk-testpmd");
-const STDBUF = which("stdbuf");
 if (linux && !TESTPMD) console.warn("vhost-user-switch.test.ts: DPDK case skipped: dpdk-testpmd is not installed (apt-get install dpdk)");
 
-interface Proc {
-  child: ChildProcess;
-  out: () => string;
-  err: () => string;
-  exited: Promise<number | string>;
-}
-
-const children = new Set<ChildProcess>();
 const dirs: string[] = [];
 const prefixes: string[] = [];
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
-  for (const c of children) if (c.exitCode === null && c.signalCode === null && c.pid !== undefined) process.kill(c.pid, "SIGKILL");
-  children.clear();
+  killChildren();
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 afterAll(() => {
-  for (const p of prefixes) {
-    for (const base of ["/var/run/dpdk", join(process.env.XDG_RUNTIME_DIR ?? "/tmp", "dpdk")]) {
-      const d = join(base, p);
-      if (existsSync(d)) rmSync(d, { recursive: true, force: true });
-    }
-  }
+  for (const p of prefixes) cleanPrefix(p);
 });
-
-function start(cmd: string, args: string[]): Proc {
-  const child = spawn(cmd, args, { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
-  children.add(child);
-  let out = "";
-  let err = "";
-  child.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
-  child.stderr!.setEncoding("utf8").on("data", (d: string) => (err += d));
-  const exited = new Promise<number | string>((res) => child.on("exit", (code, sig) => res(code ?? sig ?? -1)));
-  return { child, out: () => out, err: () => err, exited };
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(cond: () => boolean, what: string, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
-const isSocket = (p: string): boolean => {
-  try {
-    return lstatSync(p).isSocket();
-  } catch {
-    return false;
-  }
-};
 
 function tempDir(): string {
   const d = mkdtempSync(join(tmpdir(), "nfvio-cli-sw-"));
@@ -97,18 +44,12 @@ function tempDir(): string {
 
 /** `nfvio vhost-user --mode switch --socket ... --json`, waiting for every socket. */
 async function startSwitch(sockets: string[], extra: string[] = []): Promise<Proc> {
-  const args = ["--import", "tsx", "--conditions=source", MAIN, "vhost-user", "--mode", "switch", ...sockets.flatMap((s) => ["--socket", s]), ...extra, "--json"];
-  const p = start(process.execPath, args);
-  await waitFor(() => sockets.every(isSocket) || p.child.exitCode !== null, "the switch's sockets");
-  if (p.child.exitCode !== null) throw new Error(`nfvio vhost-user exited: ${p.err()}`);
+  const p = nfvio(["vhost-user", "--mode", "switch", ...sockets.flatMap((s) => ["--socket", s]), ...extra]);
+  await waitSockets(p, sockets);
   return p;
 }
 
-async function stopSwitch(p: Proc): Promise<SwitchReport> {
-  p.child.kill("SIGINT");
-  expect(await p.exited, p.err()).toBe(0);
-  return JSON.parse(p.out().trim().split("\n").pop()!) as SwitchReport;
-}
+const stopSwitch = (p: Proc): Promise<SwitchReport> => stopBackend<SwitchReport>(p);
 
 const MAC = ["02:00:00:00:00:01", "02:00:00:00:00:02"] as const;
 
@@ -258,16 +199,16 @@ describe.runIf(linux)("nfvio vhost-user --mode switch between two nfvio virtio-u
     const bc = frame("ff:ff:ff:ff:ff:ff", MAC[0], 1);
     const unknown = frame(U, MAC[0], 2);
     a.send([bc, unknown]);
-    await waitFor(() => b.poll() + c.poll() >= 0 && b.received.length === 2 && c.received.length === 2, "flooded frames");
+    await waitFor(() => b.poll() + c.poll() >= 0 && b.received.length === 2 && c.received.length === 2, 30_000, "flooded frames");
     for (const p of [b, c]) expect(p.received.map(hex)).toEqual([hex(bc), hex(unknown)]);
     // B answers from U: learned behind B, so A's next frame to U goes to B only.
     const fromU = frame(MAC[0], U, 3);
     b.send([fromU]);
-    await waitFor(() => a.poll() >= 0 && a.received.length === 1, "B's answer");
+    await waitFor(() => a.poll() >= 0 && a.received.length === 1, 30_000, "B's answer");
     expect(a.received.map(hex)).toEqual([hex(fromU)]);
     const toU = frame(U, MAC[0], 4);
     a.send([toU]);
-    await waitFor(() => b.poll() >= 0 && b.received.length === 3, "the learned unicast");
+    await waitFor(() => b.poll() >= 0 && b.received.length === 3, 30_000, "the learned unicast");
     await sleep(50);
     c.poll();
     expect(c.received.length).toBe(2);
@@ -288,15 +229,7 @@ describe.runIf(linux)("nfvio vhost-user --mode switch between two nfvio virtio-u
 /** dpdk-testpmd on lcores 0,1 (the main lcore `main`, forwarding on the other), line-buffered, stdin from /dev/null. */
 function testpmd(prefix: string, vdev: string, main: 0 | 1, args: string[]): Proc {
   prefixes.push(prefix);
-  const cmd = [TESTPMD!, "-l", "0,1", "--main-lcore", String(main), "--no-huge", "-m", "512", "--no-pci", `--file-prefix=${prefix}`, "--vdev", vdev, "--", "--total-num-mbufs=16384", "--stats-period", "1", ...args];
-  return STDBUF ? start(STDBUF, ["-oL", ...cmd]) : start(cmd[0]!, cmd.slice(1));
-}
-
-function accumulated(out: string): { rx: number; tx: number } | null {
-  const i = out.lastIndexOf("Accumulated forward statistics for all ports");
-  if (i < 0) return null;
-  const block = out.slice(i, i + 600);
-  return { rx: Number(/RX-packets:\s+(\d+)/.exec(block)?.[1] ?? NaN), tx: Number(/TX-packets:\s+(\d+)/.exec(block)?.[1] ?? NaN) };
+  return startTestpmd({ prefix, vdev, mainLcore: main, args, lineBuffered: true });
 }
 
 const FORWARDING = /Start automatic forwarding|start packet forwarding|Press enter to exit|Port statistics/i;
@@ -315,31 +248,31 @@ describe.runIf(linux && TESTPMD !== null).sequential("nfvio vhost-user --mode sw
       const sw = await startSwitch(sockets, ["--mac", macA, "--mac", macB]);
       const tag = `nfvio-sw${process.pid}-${c.tag}`;
       const b = testpmd(`${tag}-b`, `net_virtio_user0,path=${sockets[1]},mac=${macB}${c.vdev}`, 1, ["--forward-mode=rxonly"]);
-      await waitFor(() => FORWARDING.test(b.out()) || b.child.exitCode !== null, "testpmd B forwarding");
-      expect(b.child.exitCode, b.err()).toBeNull();
+      await waitOutput(b, FORWARDING);
+      expect(b.child.exitCode, b.stderr()).toBeNull();
       const a = testpmd(`${tag}-a`, `net_virtio_user0,path=${sockets[0]},mac=${macA}${c.vdev}`, 0, ["--forward-mode=txonly", "--txpkts=64", `--eth-peer=0,${macB}`]);
-      await waitFor(() => FORWARDING.test(a.out()) || a.child.exitCode !== null, "testpmd A forwarding");
+      await waitOutput(a, FORWARDING);
       await sleep(2000);
       a.child.kill("SIGINT");
       await a.exited;
       await sleep(500); // B takes in what the switch delivered before A stopped
       b.child.kill("SIGINT");
       await b.exited;
-      const sa = accumulated(a.out());
-      const sb = accumulated(b.out());
-      expect(sa, a.out().slice(-2000)).not.toBeNull();
-      expect(sb, b.out().slice(-2000)).not.toBeNull();
+      const sa = accumulated(a.stdout());
+      const sb = accumulated(b.stdout());
+      expect(sa, a.stdout().slice(-2000)).not.toBeNull();
+      expect(sb, b.stdout().slice(-2000)).not.toBeNull();
       await sleep(200);
       const r = await stopSwitch(sw);
       const dropped = Object.values(r.drops).reduce((s, x) => s + x, 0);
-      expect(sa!.tx).toBeGreaterThan(0);
-      expect(sb!.rx).toBeGreaterThan(0);
-      expect(r.vports[0]!.tx.frames).toBe(sa!.tx);
-      expect(sb!.rx).toBe(sa!.tx - dropped);
-      expect(r.vports[1]!.rx.frames).toBe(sb!.rx);
+      expect(sa!.txPackets).toBeGreaterThan(0);
+      expect(sb!.rxPackets).toBeGreaterThan(0);
+      expect(r.vports[0]!.tx.frames).toBe(sa!.txPackets);
+      expect(sb!.rxPackets).toBe(sa!.txPackets - dropped);
+      expect(r.vports[1]!.rx.frames).toBe(sb!.rxPackets);
       expect(r.conservation.offered).toBe(r.conservation.delivered + r.conservation.dropped);
       expect(r.conservation.inFlight).toBe(0);
-      console.log(`switch + testpmd (${c.tag}): A sent ${sa!.tx}, B received ${sb!.rx}, switch dropped ${dropped} ${JSON.stringify(r.drops)}; switch rate ${r.rate.mpps.toFixed(3)} Mpps (peak 1 s ${r.rate.peakMpps.toFixed(3)}) on 2 shared cores`);
+      console.log(`switch + testpmd (${c.tag}): A sent ${sa!.txPackets}, B received ${sb!.rxPackets}, switch dropped ${dropped} ${JSON.stringify(r.drops)}; switch rate ${r.rate.mpps.toFixed(3)} Mpps (peak 1 s ${r.rate.peakMpps.toFixed(3)}) on 2 shared cores`);
     });
   }
 });

@@ -1,56 +1,20 @@
 // `nfvio vhost-user --mode vnf` as a child process, driven by `nfvio
 // virtio-user` as another: frames go through the VNF and come back; the
 // back-end's JSON report carries the VNF's counters. Usage errors in process.
-import { spawn, type ChildProcess } from "node:child_process";
-import { lstatSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { killChildren, nfvio, stopBackend, waitSockets } from "../../../packages/vhost/test/vhost-user-dpdk-helpers.ts";
 import { cli } from "./helpers.js";
 
 const linux = process.platform === "linux" && process.arch === "x64";
-const MAIN = resolve(dirname(fileURLToPath(import.meta.url)), "../src/main.ts");
 
-interface Proc {
-  child: ChildProcess;
-  out: () => string;
-  err: () => string;
-  exited: Promise<number | string>;
-}
-
-const children = new Set<ChildProcess>();
 const dirs: string[] = [];
 afterEach(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null && c.pid !== undefined) process.kill(c.pid, "SIGKILL");
-  children.clear();
+  killChildren();
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
-
-function nfvio(args: string[]): Proc {
-  const child = spawn(process.execPath, ["--import", "tsx", "--conditions=source", MAIN, ...args, "--json"], { stdio: ["ignore", "pipe", "pipe"] });
-  children.add(child);
-  let out = "";
-  let err = "";
-  child.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
-  child.stderr!.setEncoding("utf8").on("data", (d: string) => (err += d));
-  const exited = new Promise<number | string>((res) => child.on("exit", (code, sig) => res(code ?? sig ?? -1)));
-  return { child, out: () => out, err: () => err, exited };
-}
-
-async function waitSocket(p: Proc, path: string): Promise<void> {
-  const end = Date.now() + 30_000;
-  for (;;) {
-    try {
-      if (lstatSync(path).isSocket()) return;
-    } catch {
-      // not yet
-    }
-    if (p.child.exitCode !== null) throw new Error(`nfvio vhost-user exited: ${p.err()}`);
-    if (Date.now() > end) throw new Error("no socket in time");
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 function tempDir(): string {
   const d = mkdtempSync(join(tmpdir(), "nfvio-cli-vnf-"));
@@ -66,12 +30,10 @@ interface BackendReport {
 
 async function run(backendArgs: string[], frontendArgs: string[], socket: string): Promise<{ fe: { sent: number; received: number; unfinished: number }; be: BackendReport }> {
   const be = nfvio(["vhost-user", "--socket", socket, "--mode", "vnf", ...backendArgs]);
-  await waitSocket(be, socket);
+  await waitSockets(be, socket);
   const fe = nfvio(["virtio-user", "--socket", socket, ...frontendArgs]);
-  expect(await fe.exited, fe.err()).toBe(0);
-  be.child.kill("SIGINT");
-  expect(await be.exited, be.err()).toBe(0);
-  return { fe: JSON.parse(fe.out().trim()), be: JSON.parse(be.out().trim().split("\n").pop()!) as BackendReport };
+  expect(await fe.exited, fe.stderr()).toBe(0);
+  return { fe: JSON.parse(fe.stdout().trim()), be: await stopBackend<BackendReport>(be) };
 }
 
 describe.runIf(linux)("nfvio vhost-user --mode vnf against nfvio virtio-user (two processes)", () => {

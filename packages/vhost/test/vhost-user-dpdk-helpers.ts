@@ -74,21 +74,29 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
+/** Poll `cond` every `everyMs` until it holds; throws after `timeoutMs`, naming `what`. */
+export async function waitFor(cond: () => boolean, timeoutMs: number, what: string, everyMs = 50): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!cond()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
+    await sleep(everyMs);
   }
 }
 
-const isSocket = (p: string): boolean => {
+export const isSocket = (p: string): boolean => {
   try {
     return lstatSync(p).isSocket();
   } catch {
     return false;
   }
 };
+
+/** Wait until each of `sockets` is a socket (`p`, named `what` in messages, listens on them); throws with `p`'s stderr if it exits first. */
+export async function waitSockets(p: Proc, sockets: string | readonly string[], what = "nfvio vhost-user", timeoutMs = 30_000): Promise<void> {
+  const paths = typeof sockets === "string" ? [sockets] : sockets;
+  await waitFor(() => paths.every(isSocket) || p.child.exitCode !== null, timeoutMs, `${what} socket ${paths.join(", ")}`);
+  if (p.child.exitCode !== null) throw new Error(`${what} exited: ${p.stderr().slice(-2000)}`);
+}
 
 /** `nfvio <command> ... --json` on `cpu` (node with tsx, straight from the sources). */
 export function nfvio(args: string[], cpu?: number): Proc {
@@ -98,8 +106,8 @@ export function nfvio(args: string[], cpu?: number): Proc {
 /** Start `nfvio vhost-user` and wait for its socket (server role). */
 export async function startBackend(args: string[], socket: string, cpu = 0, waitSocket = true): Promise<Proc> {
   const p = nfvio(["vhost-user", "--socket", socket, ...args], cpu);
-  if (waitSocket) await waitFor(() => isSocket(socket) || p.child.exitCode !== null, 30_000, `nfvio vhost-user socket ${socket}`);
-  if (p.child.exitCode !== null) throw new Error(`nfvio vhost-user exited: ${p.stderr()}`);
+  if (waitSocket) await waitSockets(p, socket);
+  else if (p.child.exitCode !== null) throw new Error(`nfvio vhost-user exited: ${p.stderr()}`);
   return p;
 }
 
@@ -121,6 +129,8 @@ export interface TestpmdOptions {
   args: string[];
   /** Interactive (-i) with commands on stdin; else stdin is /dev/null and --stats-period 1 keeps it running. */
   interactive?: boolean;
+  /** Line-buffered stdout (stdbuf -oL, when installed), so {@link waitOutput} sees each line as it is printed; always so when interactive. */
+  lineBuffered?: boolean;
 }
 
 /** dpdk-testpmd on cores 0,1 with the flags our machines need: no hugepages, no PCI, 512 MB, 16384 mbufs. */
@@ -129,7 +139,7 @@ export function testpmd(o: TestpmdOptions): Proc {
   const app = ["--total-num-mbufs=16384", ...(o.interactive ? ["-i"] : ["--stats-period", "1"]), ...o.args];
   // Interactive: testpmd's command line writes its prompt and echo straight to fd 1 while stdio buffers
   // the rest of stdout in blocks, so an echo can land mid-line; line-buffered stdout keeps lines whole.
-  if (o.interactive && STDBUF) return start(STDBUF, ["-oL", TESTPMD ?? "dpdk-testpmd", ...eal, "--", ...app], { stdin: "pipe" });
+  if ((o.interactive || o.lineBuffered) && STDBUF) return start(STDBUF, ["-oL", TESTPMD ?? "dpdk-testpmd", ...eal, "--", ...app], { stdin: o.interactive ? "pipe" : "ignore" });
   return start(TESTPMD ?? "dpdk-testpmd", [...eal, "--", ...app], { stdin: o.interactive ? "pipe" : "ignore" });
 }
 

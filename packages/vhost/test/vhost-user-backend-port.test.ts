@@ -26,7 +26,7 @@ import { VhostUserServer } from "../src/vhost-user/server.js";
 import { accumulated, cleanPrefix, killChildren, sleep, TESTPMD, testpmd, waitOutput, type Proc } from "./vhost-user-dpdk-helpers.js";
 import * as sys from "../src/sys/index.js";
 import { VhostUserSession } from "../src/vhost-user/session.js";
-import { capturingLogger, handSetup, linux, negotiate, releaseHand, ScriptedFrontend, until } from "./vhost-user-helpers.js";
+import { capturingLogger, handSetup, linux, negotiate, releaseHand, ScriptedFrontend, until, type HandRings } from "./vhost-user-helpers.js";
 
 const cleanups: (() => void | Promise<void>)[] = [];
 afterEach(async () => {
@@ -333,23 +333,32 @@ describe.runIf(linux)("VhostUserPort drop counters", () => {
   });
 });
 
+/**
+ * A VhostUserPort (a pool of `count` buffers) behind a session on one end of a socket pair, and a
+ * ScriptedFrontend on the other that negotiated (REPLY_ACK) and set up one queue pair by hand; all
+ * closed and released after the test.
+ */
+async function scriptedPort(count: number, packed = false): Promise<{ port: VhostUserPort; pool: PacketPool; logs: ReturnType<typeof capturingLogger>; fe: ScriptedFrontend; h: HandRings }> {
+  const [a, b] = sys.socketPair();
+  const logs = capturingLogger();
+  const pool = new PacketPool({ count });
+  const port = new VhostUserPort({ pool, log: logs.log });
+  const session = new VhostUserSession(b, port, { log: logs.log, name: "test" });
+  session.start();
+  const fe = new ScriptedFrontend(a);
+  cleanups.push(
+    () => fe.close(),
+    () => session.close(),
+  );
+  const h = await handSetup(fe, await negotiate(fe, { ack: true, packed }));
+  cleanups.push(() => releaseHand(h));
+  return { port, pool, logs, fe, h };
+}
+
 describe.runIf(linux)("VhostUserPort notifications and faults", () => {
   for (const packed of [false, true]) {
     it(`calls a driver that wants interrupts on both rings; a broken ring is reported once (${packed ? "packed" : "split"})`, async () => {
-      const [a, b] = sys.socketPair();
-      const logs = capturingLogger();
-      const pool = new PacketPool({ count: 256 });
-      const port = new VhostUserPort({ pool, log: logs.log });
-      const session = new VhostUserSession(b, port, { log: logs.log, name: "test" });
-      session.start();
-      const fe = new ScriptedFrontend(a);
-      cleanups.push(
-        () => fe.close(),
-        () => session.close(),
-      );
-      const n = await negotiate(fe, { ack: true, packed });
-      const h = await handSetup(fe, n);
-      cleanups.push(() => releaseHand(h));
+      const { port, pool, logs, h } = await scriptedPort(256, packed);
       expect(port.connected).toBe(true);
       const rxq = h.drivers[0]!;
       const txq = h.drivers[1]!;
@@ -404,20 +413,7 @@ describe.runIf(linux)("VhostUserPort notifications and faults", () => {
 
 describe.runIf(linux)("VhostUserPort and disabled rings", () => {
   it("discards frames from a disabled transmit ring (rx.drop.disabled) and sends nothing to a disabled receive ring", async () => {
-    const [a, b] = sys.socketPair();
-    const logs = capturingLogger();
-    const pool = new PacketPool({ count: 64 });
-    const port = new VhostUserPort({ pool, log: logs.log });
-    const session = new VhostUserSession(b, port, { log: logs.log, name: "test" });
-    session.start();
-    const fe = new ScriptedFrontend(a);
-    cleanups.push(
-      () => fe.close(),
-      () => session.close(),
-    );
-    const n = await negotiate(fe, { ack: true });
-    const h = await handSetup(fe, n);
-    cleanups.push(() => releaseHand(h));
+    const { port, pool, fe, h } = await scriptedPort(64);
     for (const index of [0, 1]) {
       fe.send("SET_VRING_ENABLE", { index, num: 0 }, [], true);
       expect(await fe.reply("SET_VRING_ENABLE")).toBe(0n);

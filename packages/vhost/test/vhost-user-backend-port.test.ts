@@ -494,6 +494,26 @@ function poller(port: VhostUserPort, pool: PacketPool): { stop: () => void } {
   return { stop: () => (on = false) };
 }
 
+/**
+ * A VhostUserPort (4096 buffers, `queues` queue pairs) served on a new socket, and interactive
+ * testpmd (net_virtio_user with `vdev` options, `args` then --rxq/--txq) connected to it, at its prompt.
+ */
+async function portAndTestpmd(queues: number, vdev: string, args: string[]): Promise<{ port: VhostUserPort; pool: PacketPool; logs: ReturnType<typeof capturingLogger>; tp: Proc }> {
+  const prefix = `nfvio-bp${process.pid}-${run++}`;
+  prefixes.push(prefix);
+  const path = socketPath();
+  const logs = capturingLogger();
+  const pool = new PacketPool({ count: 4096 });
+  const port = new VhostUserPort({ pool, queuePairs: queues, log: logs.log });
+  const server = new VhostUserServer({ path, device: port, log: logs.log });
+  server.start();
+  cleanups.push(() => server.close());
+  const tp = testpmd({ prefix, mainLcore: 0, interactive: true, vdev: `net_virtio_user0,path=${path}${vdev}`, args: [...args, `--rxq=${queues}`, `--txq=${queues}`] });
+  await waitOutput(tp, "testpmd> ");
+  expect(await until(() => port.connected, 10_000), tp.stdout().slice(-2000)).toBe(true);
+  return { port, pool, logs, tp };
+}
+
 async function quit(p: Proc): Promise<void> {
   p.write("quit");
   const done = await Promise.race([p.exited.then(() => true), sleep(10_000).then(() => false)]);
@@ -511,20 +531,10 @@ describe.runIf(linux && TESTPMD !== null).sequential("VhostUserPort with DPDK te
     { tag: "split, SIGINT while sending", vdev: "", queues: 1, sigint: true },
   ]) {
     it(`txonly into port.rx (${c.tag}): the port counts exactly testpmd's TX-packets`, async () => {
-      const prefix = `nfvio-bp${process.pid}-${run++}`;
-      prefixes.push(prefix);
-      const path = socketPath();
-      const logs = capturingLogger();
-      const pool = new PacketPool({ count: 4096 });
-      const port = new VhostUserPort({ pool, queuePairs: c.queues, log: logs.log });
-      const server = new VhostUserServer({ path, device: port, log: logs.log });
-      server.start();
-      cleanups.push(() => server.close());
+      const { port, pool, logs, tp } = await portAndTestpmd(c.queues, c.vdev, ["--forward-mode=txonly", "--txpkts=64"]);
+      // Interactive testpmd sends nothing before "start".
       const poll = poller(port, pool);
       cleanups.push(() => poll.stop());
-      const tp = testpmd({ prefix, mainLcore: 0, interactive: true, vdev: `net_virtio_user0,path=${path}${c.vdev}`, args: ["--forward-mode=txonly", "--txpkts=64", `--rxq=${c.queues}`, `--txq=${c.queues}`] });
-      await waitOutput(tp, "testpmd> ");
-      expect(await until(() => port.connected, 10_000), tp.stdout().slice(-2000)).toBe(true);
       tp.write("start");
       await sleep(2000);
       if (c.sigint) {
@@ -558,18 +568,7 @@ describe.runIf(linux && TESTPMD !== null).sequential("VhostUserPort with DPDK te
     { tag: "packed, 2 queue pairs", vdev: ",packed_vq=1,queues=2", queues: 2 },
   ]) {
     it(`port.tx into rxonly (${c.tag}): testpmd's RX-packets equal the frames the port delivered`, async () => {
-      const prefix = `nfvio-bp${process.pid}-${run++}`;
-      prefixes.push(prefix);
-      const path = socketPath();
-      const logs = capturingLogger();
-      const pool = new PacketPool({ count: 4096 });
-      const port = new VhostUserPort({ pool, queuePairs: c.queues, log: logs.log });
-      const server = new VhostUserServer({ path, device: port, log: logs.log });
-      server.start();
-      cleanups.push(() => server.close());
-      const tp = testpmd({ prefix, mainLcore: 0, interactive: true, vdev: `net_virtio_user0,path=${path}${c.vdev}`, args: ["--forward-mode=rxonly", `--rxq=${c.queues}`, `--txq=${c.queues}`] });
-      await waitOutput(tp, "testpmd> ");
-      expect(await until(() => port.connected, 10_000), tp.stdout().slice(-2000)).toBe(true);
+      const { port, pool, logs, tp } = await portAndTestpmd(c.queues, c.vdev, ["--forward-mode=rxonly"]);
       tp.write("start");
       await sleep(300);
       const N = 50_000;

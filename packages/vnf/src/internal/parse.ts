@@ -1,18 +1,27 @@
 /**
- * Flow classification for the stateful VNFs (firewall, NAT, load balancer),
- * private to @nfvio/vnf. The header walk is @nfvio/packet's {@link parse}
- * (Ethernet with up to two VLAN tags, IPv4 with its options, IPv6 with its
- * extension-header chain, TCP, UDP, ICMP, ICMPv6); what is VNF-specific
- * stays here: the mapping of its result onto drop reasons, the ICMP echo
- * identifier as a port, the flow key layout, and the flow key of the packet
- * an ICMP error quotes. One reusable {@link FlowInfo} per VNF; nothing
- * allocated per packet.
+ * Minimal L2-L4 classification for the stateful VNFs (firewall, NAT, load
+ * balancer), private to @nfvio/vnf. One reusable {@link FlowInfo} per VNF;
+ * nothing allocated.
+ *
+ * Ethernet II with up to two VLAN tags (IEEE 802.1Q / 802.1ad), IPv4
+ * (RFC 791) and IPv6 with its extension-header chain (RFC 8200 §4), then TCP
+ * (RFC 9293), UDP (RFC 768), ICMP (RFC 792) and ICMPv6 (RFC 4443).
+ *
+ * Why not @nfvio/packet's `parse`: the VNFs need a subset of what it
+ * decodes (where L3 and L4 start, the ports, the TCP flags, the ICMP type),
+ * and the full parse (every PacketMeta field reset and filled, IPv4 options
+ * walked, UDP length and ND validity checked, fragment ids, VXLAN) measured
+ * 7-28% fewer Mpps for firewall, NAT, load balancer and the fw-nat chain
+ * (interleaved A/B in one process, best of 6, Nov 2026). It would also be
+ * stricter at the edges (UDP length, TCP data offset past the segment,
+ * IPv4 options, IPv6 extension-header order). The protocol numbers are
+ * @nfvio/packet's; the flow key layout, the echo identifier as a port and
+ * the quoted flow of ICMP errors are the VNFs' own.
  */
-import { EtherType, FragFlag, IpProto, PacketMeta, ParseError, PARSE_MALFORMED_MASK, parse } from "@nfvio/packet";
+import { EtherType, IpProto } from "@nfvio/packet";
 import { DropReason } from "../verdict.js";
 import { rd16 } from "./csum.js";
 
-// Protocol numbers under the names the VNFs use; the values are @nfvio/packet's.
 export const ETH_P_IPV4 = EtherType.IPV4;
 export const ETH_P_IPV6 = EtherType.IPV6;
 export const ETH_P_ARP = EtherType.ARP;
@@ -33,6 +42,8 @@ export class FlowInfo {
   family = 0;
   /** Start of the IP header. */
   l3 = 0;
+  /** IPv4 header length. */
+  ihl = 0;
   /** End of the IP datagram (excluding Ethernet padding). */
   ipEnd = 0;
   /** IP protocol / final next header. */
@@ -42,13 +53,10 @@ export class FlowInfo {
   /** Source and destination ports (TCP/UDP), or the ICMP echo identifier in `sport` (`dport` 0). */
   sport = 0;
   dport = 0;
-  /** TCP flags, the low 8 bits (CWR .. FIN). */
   tcpFlags = 0;
   /** ICMP/ICMPv6 type and code, or -1. */
   icmpType = -1;
   icmpCode = -1;
-  /** What @nfvio/packet's parser found (tunnels are not decoded: VXLAN is plain UDP here). */
-  readonly meta = new PacketMeta(false);
 }
 
 /** ICMP echo request/reply (RFC 792) and ICMPv6 echo (RFC 4443 §4) carry an identifier that works like a port. */
@@ -62,25 +70,14 @@ export function isIcmpError(f: FlowInfo): boolean {
   return f.proto === PROTO_ICMPV6 && f.icmpType >= 1 && f.icmpType <= 4;
 }
 
-// Malformations a flow parser does not judge: Neighbor Discovery validity
-// (hop limit 255, code 0) is the receiving node's check (RFC 4861 §6.1),
-// not a forwarder's.
-const MALFORMED = PARSE_MALFORMED_MASK & ~ParseError.BAD_ND;
-const E_TRUNC_L2 = ParseError.TRUNCATED_L2;
-const FRAGMENT = FragFlag.IS_FRAGMENT;
-
 /**
  * Classify the frame `b[off .. off+len)`. Returns -1 when it is an IP packet
  * with a usable L4 header (or an L4 protocol without ports), else a
- * {@link DropReason}: `Unsupported` for non-IP frames (family 0, including
- * frames with more than two VLAN tags), `Fragment` for any IPv4 or IPv6
- * fragment, else `Malformed` for whatever @nfvio/packet's parser calls a
- * malformation (bar ND validity).
+ * {@link DropReason}: `Unsupported` for non-IP frames (family 0), `Malformed`,
+ * or `Fragment`.
  */
 export function parseFlow(b: Uint8Array, off: number, len: number, f: FlowInfo): number {
-  const m = f.meta;
-  parse(b, off, len, m);
-  const err = m.errors;
+  const end = off + len;
   f.family = 0;
   f.l4 = -1;
   f.sport = 0;
@@ -88,27 +85,70 @@ export function parseFlow(b: Uint8Array, off: number, len: number, f: FlowInfo):
   f.tcpFlags = 0;
   f.icmpType = -1;
   f.icmpCode = -1;
-  const et = m.etherType;
-  if (et !== ETH_P_IPV4 && et !== ETH_P_IPV6) return (err & E_TRUNC_L2) !== 0 ? DropReason.Malformed : DropReason.Unsupported;
-  const l3 = m.l3Offset;
-  f.l3 = l3;
-  f.ipEnd = l3 + m.l3Length;
-  const proto = m.l4Proto;
-  f.proto = proto;
-  if (m.l3Length !== 0) f.family = et === ETH_P_IPV4 ? 4 : 6;
-  if ((m.fragFlags & FRAGMENT) !== 0) return DropReason.Fragment;
-  if ((err & MALFORMED) !== 0) return DropReason.Malformed;
-  const l4 = m.l4Offset;
+  if (len < 14) return DropReason.Malformed;
+  let p = off + 12;
+  let et = rd16(b, p);
+  for (let tags = 0; (et === 0x8100 || et === 0x88a8) && tags < 2; tags++) {
+    p += 4;
+    if (p + 2 > end) return DropReason.Malformed;
+    et = rd16(b, p);
+  }
+  p += 2;
+  f.l3 = p;
+  let l4: number;
+  let proto: number;
+  if (et === ETH_P_IPV4) {
+    if (p + 20 > end) return DropReason.Malformed;
+    const vi = b[p]!;
+    const ihl = (vi & 15) * 4;
+    const tot = rd16(b, p + 2);
+    if (vi >> 4 !== 4 || ihl < 20 || tot < ihl || p + tot > end) return DropReason.Malformed;
+    f.family = 4;
+    f.ihl = ihl;
+    f.ipEnd = p + tot;
+    proto = b[p + 9]!;
+    f.proto = proto;
+    if ((rd16(b, p + 6) & 0x3fff) !== 0) return DropReason.Fragment;
+    l4 = p + ihl;
+  } else if (et === ETH_P_IPV6) {
+    if (p + 40 > end) return DropReason.Malformed;
+    if (b[p]! >> 4 !== 6) return DropReason.Malformed;
+    const ipEnd = p + 40 + rd16(b, p + 4);
+    if (ipEnd > end) return DropReason.Malformed;
+    f.family = 6;
+    f.ipEnd = ipEnd;
+    proto = b[p + 6]!;
+    l4 = p + 40;
+    // Extension headers (RFC 8200 §4): Hop-by-Hop 0, Routing 43, Destination Options 60, AH 51; Fragment 44.
+    for (let n = 0; n < 8; n++) {
+      if (proto === 0 || proto === 43 || proto === 60 || proto === 51) {
+        if (l4 + 8 > ipEnd) return DropReason.Malformed;
+        const next = b[l4]!;
+        l4 += proto === 51 ? (b[l4 + 1]! + 2) * 4 : (b[l4 + 1]! + 1) * 8;
+        proto = next;
+      } else if (proto === 44) {
+        return DropReason.Fragment;
+      } else break;
+    }
+    if (l4 > ipEnd) return DropReason.Malformed;
+    f.proto = proto;
+  } else {
+    return DropReason.Unsupported;
+  }
+  const room = f.ipEnd - l4;
   if (proto === PROTO_TCP) {
-    f.sport = m.srcPort;
-    f.dport = m.dstPort;
-    f.tcpFlags = m.tcpFlags & 0xff;
+    if (room < 20 || ((b[l4 + 12]! >> 4) * 4 < 20)) return DropReason.Malformed;
+    f.sport = rd16(b, l4);
+    f.dport = rd16(b, l4 + 2);
+    f.tcpFlags = b[l4 + 13]!;
   } else if (proto === PROTO_UDP) {
-    f.sport = m.srcPort;
-    f.dport = m.dstPort;
+    if (room < 8) return DropReason.Malformed;
+    f.sport = rd16(b, l4);
+    f.dport = rd16(b, l4 + 2);
   } else if (proto === PROTO_ICMP || proto === PROTO_ICMPV6) {
-    f.icmpType = m.icmpType;
-    f.icmpCode = m.icmpCode;
+    if (room < 8) return DropReason.Malformed;
+    f.icmpType = b[l4]!;
+    f.icmpCode = b[l4 + 1]!;
     if (isEcho(f)) f.sport = rd16(b, l4 + 4);
   }
   f.l4 = l4;

@@ -255,6 +255,31 @@ describe("vhost-net: TX (guest -> host)", () => {
     device.close();
     expect(host.inUse).toBe(0);
   });
+
+  it("a guest without a VNF hook holds received frames in its backlog (a core Link) for port.rx, in order", () => {
+    const guest = new VirtioNetGuest({});
+    const host = new PacketPool({ count: 256, dataRoom: 2048 });
+    const device = new VhostNetDevice(guest.setup, { hostPool: host });
+    connectVirtioNet(guest, device);
+    guest.start();
+    const frames = [testFrame(60, 1), testFrame(61, 2), testFrame(62, 3)];
+    const b = new Burst(frames.length);
+    for (const f of frames) {
+      const i = host.alloc();
+      host.write(i, f);
+      b.push(i);
+    }
+    device.host.tx(b);
+    for (let k = 0; k < 100 && (device.runOnce() || guest.poll() || !device.idle); k++);
+    const out = new Burst(8);
+    expect(guest.port.rx(out)).toBe(3);
+    expect([...out.idx.subarray(0, 3)].map((i) => guest.pool.bytes(i).slice())).toEqual(frames);
+    expect(guest.port.rx(out)).toBe(0);
+    expect(guest.counters.snapshot()["rxErrors"] ?? 0).toBe(0);
+    guest.pool.freeBurst(out);
+    device.close();
+    expect(host.inUse).toBe(0);
+  });
 });
 
 describe("vhost-net: RX (host -> guest)", () => {

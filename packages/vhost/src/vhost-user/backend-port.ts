@@ -217,6 +217,12 @@ export class VhostUserPort implements Port, VhostUserDevice {
 
   vringEnabled(v: VhostUserVring): void {
     if ((v.index & 1) === 0) this.updateReady();
+    else if (!v.enabled) {
+      // Frames the front-end queued while the ring was enabled were handed over: keep them for rx
+      // (DPDK's virtio-user disables its rings, then stops them); later ones are discarded.
+      const p = this.pairs[v.index >> 1]!;
+      if (p.tx === v) this.drainAtStop(p, v, true);
+    }
   }
 
   vringStopping(v: VhostUserVring): number {
@@ -287,7 +293,7 @@ export class VhostUserPort implements Port, VhostUserDevice {
     let nobuf = false;
     for (let t = 0; t < np && burst.count < burst.capacity && !nobuf; t++) {
       const p = pairs[(this.next + t) % np]!;
-      const n = this.take(p, burst.idx, burst.count, burst.capacity - burst.count, true);
+      const n = this.take(p, burst.idx, burst.count, burst.capacity - burst.count, true, false);
       if (n < 0) nobuf = true;
       else burst.count += n;
     }
@@ -301,8 +307,9 @@ export class VhostUserPort implements Port, VhostUserDevice {
    * fresh pool buffers written to `idx[base..]`; returns how many, or -1
    * when frames wait and the pool has no buffer (they stay in the ring).
    * `count`: count them as received (rx.packets, rx.bytes) now.
+   * `evenDisabled`: take them from a disabled ring too (frames queued before the disable).
    */
-  private take(p: Pair, idx: Uint32Array, base: number, room: number, count: boolean): number {
+  private take(p: Pair, idx: Uint32Array, base: number, room: number, count: boolean, evenDisabled: boolean): number {
     const v = p.tx;
     if (v === null || !v.started) return 0;
     const q = v.queue!;
@@ -316,7 +323,7 @@ export class VhostUserPort implements Port, VhostUserDevice {
     if (want > this.burst) want = this.burst;
     const counts = this.v;
     const chains = p.chains;
-    if (!v.enabled) {
+    if (!v.enabled && !evenDisabled) {
       // Disabled: "must process and discard any TX packets".
       const n = q.popBurst(chains, want);
       for (let i = 0; i < n; i++) q.pushUsed(chains[i]!, 0);
@@ -386,7 +393,7 @@ export class VhostUserPort implements Port, VhostUserDevice {
    * handed over before GET_VRING_BASE or a disconnect are not lost. What
    * the pool cannot hold stays in the ring (a split ring's base points at it).
    */
-  private drainAtStop(p: Pair, v: VhostUserVring): void {
+  private drainAtStop(p: Pair, v: VhostUserVring, evenDisabled = false): void {
     const q = v.queue;
     if (q === null || v.memory === null || q.brokenBy !== null) return;
     if (this.stashHead > 0) {
@@ -403,7 +410,7 @@ export class VhostUserPort implements Port, VhostUserDevice {
         grown.set(this.stash.subarray(0, this.stashCount));
         this.stash = grown;
       }
-      const n = this.take(p, this.stash, this.stashCount, want, false);
+      const n = this.take(p, this.stash, this.stashCount, want, false, evenDisabled);
       if (n < 0) {
         this.v[RX_NOBUF]! += 1;
         break;

@@ -19,6 +19,9 @@
  * that starts at a real port carries the peer's traffic (no generator);
  * one that ends at a real port counts the frames the peer accepted as
  * received; those it had no buffer for are drops (`port NAME: tx.drop.*`).
+ * With `reverse` the last endpoint's frames travel the path back to the
+ * first (into two-NIC VMs on NIC 1, out of NIC 0): both peers send, and both
+ * count what they accepted as received.
  *
  * Figures: the rate is what reaches the last endpoint between `warmup` and
  * `duration`; host CPU cycles are everything the backend charged to host

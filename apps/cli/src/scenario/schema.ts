@@ -11,12 +11,14 @@
  *   - name: vm1
  *     queues: 1                # queue pairs, one vCPU each
  *     vnf: { kind: macswap, config: { ports: 1 } }   # any @nfvio/vnf spec; none: the VM runs the traffic app
+ *     nics: 1                  # 1 (a VNF's ports collapse onto it) or 2 (VNF port k is NIC k; a two-port VNF)
  * ports:
  *   - { name: wire0, kind: trafgen }                # a wire with trafgen on it
  *   # real peers (clock: real only):
  *   #   { name: t0, kind: tap, ifname: nfv0, netns: ns1, address: 198.18.1.1/24 }
  *   #   { name: p0, kind: vhost-user, socket: /tmp/p0.sock, server: true, queues: 1, wait: 30s }
  * path: [wire0, vm1, wire0]    # where frames go: generated at the first (trafgen, or the real peer), analysed at the last
+ * reverse: false               # true: the last endpoint's frames go back along the path (real peers at both ends, two-NIC VMs)
  * traffic:
  *   streams:                   # @nfvio/trafgen streams
  *     - { size: 64, rate: 100%, fields: [{ field: srcPort, mode: inc, count: 1024 }] }

@@ -9,14 +9,14 @@
  *   wire and the guests' rings and switches VM to VM in hardware.
  *
  * Steering is by where a frame comes from (the scenario's path): a rule
- * per source, to a wire or to a group of VMs; within a group a flow hash
- * picks the VM and the queue.
+ * per source (a wire, or a VM's NIC), to a wire or to one NIC of a group of
+ * VMs; within a group a flow hash picks the VM and the queue.
  */
 import type { Burst, PacketPool, ResourceSnapshot } from "@nfvio/core";
 import type { Vm } from "./vm.js";
 
-/** Where frames from one source go. */
-export type Target = { kind: "wire"; name: string } | { kind: "vms"; vms: readonly Vm[] };
+/** Where frames from one source go: a wire, or a group of VMs (into NIC `nic` of each; 0 for one-NIC VMs). */
+export type Target = { kind: "wire"; name: string } | { kind: "vms"; vms: readonly Vm[]; nic: number };
 
 /** The receiving side of a wire: frames leaving the system, `pool.ts` = the time their last bit is on the wire. The callee frees them. */
 export type WireSink = (pool: PacketPool, burst: Burst) => void;
@@ -38,7 +38,7 @@ export interface Fabric {
   readonly hostPool: PacketPool;
   /** Serve a VM's queues. Call for every VM before `route`. */
   attachVm(vm: Vm): void;
-  /** Frames that come from `from` (a wire or a VM name) go to `to`. */
+  /** Frames that come from `from` (a wire, or a VM NIC's {@link Vm.key}: the VM's name with one NIC, `name#k` with two) go to `to`. */
   route(from: string, to: Target): void;
   /** Where frames sent to wire `name` end up. */
   connectWire(name: string, sink: WireSink): void;
@@ -93,7 +93,7 @@ export function pickQueue(vms: readonly Vm[], h: number): { vm: number; queue: n
   const n = vms.length;
   const x = (h / 0x1_0000_0000) * n;
   const vm = Math.min(n - 1, Math.floor(x));
-  const q = vms[vm]!.guests.length;
+  const q = vms[vm]!.spec.queues;
   const queue = Math.min(q - 1, Math.floor((x - vm) * q));
   return { vm, queue };
 }

@@ -8,7 +8,7 @@
  *                         └── VM to VM: DMA from one guest's TX buffer into the other's RX buffer, no host CPU
  * ```
  *
- * Each VM queue (one vCPU each, see vm.ts) is one vport of the device. The
+ * Each VM queue (one vCPU each, see vm.ts) of each NIC is one vport of the device. The
  * scenario's path becomes classifier rules on the ingress port: frames
  * from the uplink or from a vport go to the uplink or to the next VM's
  * vports. A group of several vports (copies of a VM, queues of a VM) is
@@ -97,9 +97,14 @@ export class OffloadFabric implements Fabric {
   }
 
   attachVm(vm: Vm): void {
+    for (let nic = 0; nic < vm.nicCount; nic++) this.attachNic(vm, nic);
+  }
+
+  /** One vport per queue of the NIC; its key (`vm` or `vm#k`) names them in routes. */
+  private attachNic(vm: Vm, nic: number): void {
     const ids: number[] = [];
     const vps: Vport[] = [];
-    for (const g of vm.guests) {
+    for (const g of vm.nics[nic]!) {
       const id = this.next++;
       const mac = `02:00:00:10:${((id >> 8) & 0xff).toString(16).padStart(2, "0")}:${(id & 0xff).toString(16).padStart(2, "0")}`;
       const vp = this.device.attachGuest(id, g.setup, { mac, guest: g });
@@ -107,7 +112,7 @@ export class OffloadFabric implements Fabric {
       ids.push(id);
       vps.push(vp);
     }
-    this.vportsOf.set(vm.name, ids);
+    this.vportsOf.set(vm.key(nic), ids);
   }
 
   private rule(r: FlowRule): void {
@@ -125,7 +130,7 @@ export class OffloadFabric implements Fabric {
       return;
     }
     const dests: number[] = [];
-    for (const vm of to.vms) dests.push(...(this.vportsOf.get(vm.name) ?? []));
+    for (const vm of to.vms) dests.push(...(this.vportsOf.get(vm.key(vm.nicCount === 1 ? 0 : to.nic)) ?? []));
     for (const port of ports) {
       if (dests.length > 1) {
         for (let b = 0; b < BUCKETS; b++) {

@@ -19,6 +19,9 @@
  * that starts at a real port carries the peer's traffic (no generator);
  * one that ends at a real port counts the frames the peer accepted as
  * received; those it had no buffer for are drops (`port NAME: tx.drop.*`).
+ * With `reverse` the last endpoint's frames travel the path back to the
+ * first (into two-NIC VMs on NIC 1, out of NIC 0): both peers send, and both
+ * count what they accepted as received.
  *
  * Figures: the rate is what reaches the last endpoint between `warmup` and
  * `duration`; host CPU cycles are everything the backend charged to host
@@ -226,7 +229,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
   const specs = s.vms.map((v) => {
     const count = v.name === swept && opts.vms !== undefined ? opts.vms : v.count;
     const queues = v.name === swept && opts.queues !== undefined ? opts.queues : v.queues;
-    totalQueues += count * queues;
+    totalQueues += count * queues * v.nics;
     return { v, count, queues };
   });
   const hostPool = new PacketPool({ count: 8192 + 1024 * totalQueues, dataRoom: 2048 });
@@ -242,7 +245,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     const list: Vm[] = [];
     for (let k = 0; k < count; k++) {
       const vm = new Vm(
-        { name: v.name, queues, queueSize: v.queueSize, ring: v.ring, driver: v.driver, vnf: v.vnf ?? null, vnfCyclesPerPacket: v.vnfCyclesPerPacket ?? rates.cyclesPerPacketBase },
+        { name: v.name, queues, queueSize: v.queueSize, ring: v.ring, driver: v.driver, vnf: v.vnf ?? null, vnfCyclesPerPacket: v.vnfCyclesPerPacket ?? rates.cyclesPerPacketBase, nics: v.nics },
         count === 1 ? v.name : `${v.name}-${k + 1}`,
         clock,
         rates,
@@ -256,15 +259,17 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     groups.set(v.name, list);
   }
 
-  // The path: each endpoint's frames go to the next.
+  // The path: each endpoint's frames go to the next, into a two-NIC VM on NIC 0 and on from NIC 1;
+  // with `reverse`, the last endpoint's frames go back the other way: in on NIC 1, on from NIC 0.
   const ports = new Map(s.ports.map((p) => [p.name, p]));
-  const targetOf = (name: string): Target => (groups.has(name) ? { kind: "vms", vms: groups.get(name)! } : { kind: "wire", name });
-  for (let i = 0; i + 1 < s.path.length; i++) {
-    const from = s.path[i]!;
-    const to = targetOf(s.path[i + 1]!);
-    if (groups.has(from)) for (const vm of groups.get(from)!) fabric.route(vm.name, to);
-    else fabric.route(from, to);
-  }
+  const targetOf = (name: string, nic: number): Target => (groups.has(name) ? { kind: "vms", vms: groups.get(name)!, nic } : { kind: "wire", name });
+  const hop = (from: string, to: string, outNic: number, inNic: number): void => {
+    const t = targetOf(to, inNic);
+    if (groups.has(from)) for (const vm of groups.get(from)!) fabric.route(vm.key(Math.min(outNic, vm.nicCount - 1)), t);
+    else fabric.route(from, t);
+  };
+  for (let i = 0; i + 1 < s.path.length; i++) hop(s.path[i]!, s.path[i + 1]!, 1, 0);
+  if (s.reverse) for (let i = s.path.length - 1; i > 0; i--) hop(s.path[i]!, s.path[i - 1]!, 0, 1);
   const topology: Topology = {
     backend: backend.kind === "offload" ? `offload (${backend.profile})` : "vhost-net",
     nodes: [],
@@ -276,18 +281,20 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     seen.add(p);
     if (groups.has(p)) {
       const vnf = s.vms.find((v) => v.name === p)!.vnf;
-      for (const vm of groups.get(p)!) topology.nodes.push({ id: vm.name, kind: vnf ? "vm" : "app", label: vnf ? `${vm.name}: ${vnf.kind}${vm.guests.length > 1 ? ` ×${vm.guests.length}q` : ""}` : `${vm.name}: trafgen app`, group: p });
+      for (const vm of groups.get(p)!) topology.nodes.push({ id: vm.name, kind: vnf ? "vm" : "app", label: vnf ? `${vm.name}: ${vnf.kind}${vm.spec.queues > 1 ? ` ×${vm.spec.queues}q` : ""}${vm.nicCount > 1 ? ` (${vm.nicCount} NICs)` : ""}` : `${vm.name}: trafgen app`, group: p });
     } else {
       const pc = s.ports.find((x) => x.name === p);
       const label = pc?.kind === "tap" ? `${p}: tap ${pc.ifname}` : pc?.kind === "vhost-user" ? `${p}: vhost-user peer` : `${p}: trafgen`;
       topology.nodes.push({ id: p, kind: "wire", label, group: p });
     }
   }
-  for (let i = 0; i + 1 < s.path.length; i++) {
-    const a = groups.get(s.path[i]!)?.map((v) => v.name) ?? [s.path[i]!];
-    const b = groups.get(s.path[i + 1]!)?.map((v) => v.name) ?? [s.path[i + 1]!];
+  const edge = (from: string, to: string): void => {
+    const a = groups.get(from)?.map((v) => v.name) ?? [from];
+    const b = groups.get(to)?.map((v) => v.name) ?? [to];
     for (const x of a) for (const y of b) topology.edges.push({ from: x, to: y });
-  }
+  };
+  for (let i = 0; i + 1 < s.path.length; i++) edge(s.path[i]!, s.path[i + 1]!);
+  if (s.reverse) for (let i = s.path.length - 1; i > 0; i--) edge(s.path[i]!, s.path[i - 1]!);
 
   // Traffic: generated at the first endpoint, analysed at the last.
   const src = s.path[0]!;
@@ -366,8 +373,8 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
       const b0 = v[r.txBytes]!;
       r.port.tx(burst);
       burst.clear();
-      if (p.name === dst) {
-        // At the end of the path: what the peer accepted is what the path delivered.
+      if (p.name === dst || (s.reverse && p.name === src)) {
+        // At the end of the path (either end of a reverse one): what the peer accepted is what the path delivered.
         const n = v[r.txPackets]! - f0;
         delivered += n;
         const now = clock.now() - t0;
@@ -533,8 +540,9 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
   // Results.
   const snap = fabric.snapshot();
   const reports = gen !== null ? analyzer.report(gen.txCounts()) : [];
-  // A real source: what its peer sent in the traffic time; received: everything that reached the last endpoint.
-  const tx = gen !== null ? reports.reduce((a, r) => a + r.tx, 0) : injected;
+  // A real source: what its peer sent in the traffic time (a reverse path: both peers); received: everything that
+  // reached the last endpoint (a reverse path: both ends).
+  const tx = gen !== null ? reports.reduce((a, r) => a + r.tx, 0) : injected + (s.reverse ? (realRx.get(dst) ?? 0) : 0);
   const dstReal = s.ports.some((p) => p.name === dst && p.kind !== "trafgen");
   const received = gen !== null && !dstReal ? reports.reduce((a, r) => a + r.received, 0) : delivered;
   const drops: Record<string, number> = { ...snap.drops };
@@ -548,6 +556,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     for (const g of vm.guests) resources[g.vcpu.name] = g.vcpu.snapshot();
     add("guest: TX ring full (VNF)", vm.stats.txRingFull);
     add("guest: TX ring full (app)", vm.stats.appTxRefused);
+    add("guest: VNF outbox not sent", vm.stats.outboxDropped);
     for (const g of vm.guests) {
       add("guest: RX errors", g.counters.get("rxErrors"));
       add("guest: RX frame too big", g.counters.get("rxDropTooBig"));
@@ -564,6 +573,25 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
   }
   const streamSizes = gen !== null ? streams.map((st) => describeSizes(st.size as Parameters<typeof describeSizes>[0])).join(" + ") : `from ${src}`;
   const meanFrameBytes = gen !== null ? (tx > 0 ? gen.sources.reduce((a, x) => a + x.bytes, 0) / Math.max(1, gen.sent) : 0) : winFrames > 0 ? winBytes / winFrames : 0;
+  // Two-NIC VMs: what each NIC received and sent, the outbox, and the VNF's own counters (one-NIC VMs add none: results stay as they were).
+  const nicCounters: Record<string, number> = {};
+  for (const vm of all) {
+    if (vm.nicCount === 1) continue;
+    vm.nics.forEach((list, k) => {
+      let rx = 0;
+      let tx = 0;
+      for (const g of list) {
+        rx += g.counters.get("rxFrames");
+        tx += g.counters.get("txFrames");
+      }
+      nicCounters[`vm.${vm.name}.nic${k}.rxFrames`] = rx;
+      nicCounters[`vm.${vm.name}.nic${k}.txFrames`] = tx;
+    });
+    nicCounters[`vm.${vm.name}.outbox.sent`] = vm.stats.outboxSent;
+    for (const vnf of vm.vnfs) {
+      for (const [k, v] of Object.entries(vnf.counters.snapshot(true))) nicCounters[`vnf.${vm.name}.${k}`] = (nicCounters[`vnf.${vm.name}.${k}`] ?? 0) + v;
+    }
+  }
   const swept1 = specs.find((x) => x.v.name === (swept ?? sweptVm(s)));
   for (const vm of all) vm.close();
   fabric.close();
@@ -578,7 +606,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     queues: swept1?.queues ?? 1,
     durationNs,
     warmupNs,
-    offeredMpps: gen !== null ? gen.sources.reduce((a, x) => a + (Number.isFinite(x.pps) ? x.pps : 0), 0) / 1e6 : (injected / durationNs) * 1e3,
+    offeredMpps: gen !== null ? gen.sources.reduce((a, x) => a + (Number.isFinite(x.pps) ? x.pps : 0), 0) / 1e6 : (tx / durationNs) * 1e3,
     mpps: (winFrames / windowNs) * 1e3,
     gbps: (winBytes * 8) / windowNs,
     tx,
@@ -591,7 +619,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     latency: latencyResult(lat.view()),
     drops,
     resources,
-    counters: { ...snap.counters, ...Object.fromEntries(Object.entries(realCounters).flatMap(([n, c]) => Object.entries(c).map(([k, v]) => [`port.${n}.${k}`, v]))) },
+    counters: { ...snap.counters, ...nicCounters, ...Object.fromEntries(Object.entries(realCounters).flatMap(([n, c]) => Object.entries(c).map(([k, v]) => [`port.${n}.${k}`, v]))) },
     topology,
     timeline: samples,
     wallSeconds: (performance.now() - wall0) / 1e3,

@@ -11,12 +11,14 @@
  *   - name: vm1
  *     queues: 1                # queue pairs, one vCPU each
  *     vnf: { kind: macswap, config: { ports: 1 } }   # any @nfvio/vnf spec; none: the VM runs the traffic app
+ *     nics: 1                  # 1 (a VNF's ports collapse onto it) or 2 (VNF port k is NIC k; a two-port VNF)
  * ports:
  *   - { name: wire0, kind: trafgen }                # a wire with trafgen on it
  *   # real peers (clock: real only):
  *   #   { name: t0, kind: tap, ifname: nfv0, netns: ns1, address: 198.18.1.1/24 }
  *   #   { name: p0, kind: vhost-user, socket: /tmp/p0.sock, server: true, queues: 1, wait: 30s }
  * path: [wire0, vm1, wire0]    # where frames go: generated at the first (trafgen, or the real peer), analysed at the last
+ * reverse: false               # true: the last endpoint's frames go back along the path (real peers at both ends, two-NIC VMs)
  * traffic:
  *   streams:                   # @nfvio/trafgen streams
  *     - { size: 64, rate: 100%, fields: [{ field: srcPort, mode: inc, count: 1024 }] }
@@ -26,7 +28,7 @@ import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { loadCostModel, type CostOverrides } from "@nfvio/core";
 import { Stream, TrafgenError, parseDuration, parseLineRate, streamSchema, type StreamSpec } from "@nfvio/trafgen";
-import { VNF_KINDS, VNF_SCHEMAS, type VnfKind, type VnfSpec } from "@nfvio/vnf";
+import { VNF_KINDS, VNF_SCHEMAS, createVnf, type VnfKind, type VnfSpec } from "@nfvio/vnf";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 
@@ -77,6 +79,12 @@ export const vmSchema = z
     vnfCyclesPerPacket: z.number().nonnegative().optional(),
     /** Copies of this VM (name-1 .. name-N); a path through it spreads flows over them. */
     count: z.number().int().min(1).max(64).default(1),
+    /**
+     * virtio-net NICs (default 1). With 1 a VNF's ports collapse onto it (every frame arrives on port 0, a forward
+     * verdict goes back out the same queue). With 2 (a two-port VNF), VNF port k is NIC k: frames from the path's
+     * start arrive on NIC 0 and go on from NIC 1; what the VNF originates (ARP, ICMP) leaves on its port's NIC.
+     */
+    nics: z.union([z.literal(1), z.literal(2)], { errorMap: () => ({ message: "must be 1 or 2" }) }).default(1),
   })
   .strict();
 
@@ -159,6 +167,11 @@ export const scenarioSchema = z
     /** Endpoints frames visit: generated at the first, analysed at the last; VMs in between run their VNFs. */
     path: z.array(name).min(2),
     /**
+     * Frames from the last endpoint travel the path backwards to the first (default false): into each VM on NIC 1,
+     * out of NIC 0. Needs two different real ports at the ends and every VM inside the path with nics: 2.
+     */
+    reverse: z.boolean().default(false),
+    /**
      * @nfvio/trafgen streams (checked against its schema, kept as written: a stream without lineRate runs at the wire's).
      * Required when the path starts at a trafgen port or a traffic VM; left out when it starts at a TAP or vhost-user port (the peer sends).
      */
@@ -209,6 +222,15 @@ function checkVnf(spec: { kind: string; config?: unknown }, at: string, out: Iss
   if (!r.success) for (const is of r.error.issues) out.push({ path: `${at}.config${is.path.length ? "." + pathText(is.path) : ""}`, reason: is.message });
 }
 
+/** Ports of a VNF whose configuration checked out (built once to ask it); null when it cannot be built. */
+function vnfPortCount(spec: { kind: string; config?: unknown }): number | null {
+  try {
+    return createVnf(spec as VnfSpec).portCount;
+  } catch {
+    return null;
+  }
+}
+
 /** Checks that need more than one field. */
 function crossCheck(s: Scenario): Issue[] {
   const out: Issue[] = [];
@@ -217,7 +239,15 @@ function crossCheck(s: Scenario): Issue[] {
   s.vms.forEach((v, i) => {
     if (vmNames.has(v.name)) out.push({ path: `vms[${i}].name`, reason: `"${v.name}" is used twice` });
     vmNames.set(v.name, i);
+    const before = out.length;
     if (v.vnf) checkVnf(v.vnf, `vms[${i}].vnf`, out);
+    if (v.nics === 2) {
+      if (!v.vnf) out.push({ path: `vms[${i}].nics`, reason: "two NICs are for a two-port VNF: this VM has none (it runs the traffic application, on one NIC)" });
+      else if (out.length === before) {
+        const ports = vnfPortCount(v.vnf);
+        if (ports !== null && ports !== 2) out.push({ path: `vms[${i}].nics`, reason: `two NICs carry VNF ports 0 and 1, but this ${v.vnf.kind} has ${ports} port${ports === 1 ? "" : "s"}: give it 2, or leave nics at 1` });
+      }
+    }
   });
   s.ports.forEach((p, i) => {
     if (portNames.has(p.name) || vmNames.has(p.name)) out.push({ path: `ports[${i}].name`, reason: `"${p.name}" is used twice` });
@@ -254,6 +284,20 @@ function crossCheck(s: Scenario): Issue[] {
   if (!peerSends && s.traffic === undefined) out.push({ path: "traffic", reason: "required: the path starts at a trafgen port or a traffic VM, which sends these streams" });
   if (s.path[0] !== s.path[s.path.length - 1] && vmNames.has(s.path[0]!) !== vmNames.has(s.path[s.path.length - 1]!)) {
     out.push({ path: "path", reason: "the first and last endpoints must both be ports or both the same VM" });
+  }
+  if (s.reverse) {
+    const kinds = ends.map((e) => (portNames.has(e) ? s.ports[portNames.get(e)!]!.kind : "vm"));
+    if (kinds.some((k) => k !== "tap" && k !== "vhost-user")) {
+      out.push({ path: "reverse", reason: `frames travel back from a real peer: both ends of the path must be tap or vhost-user ports (they are ${kinds.map((k, j) => `${k === "vm" ? "VM" : `${k} port`} "${ends[j]}"`).join(" and ")})` });
+    } else if (ends[0] === ends[1]) {
+      out.push({ path: "reverse", reason: `the path starts and ends at "${ends[0]}": a two-way path needs two different ports` });
+    } else if (s.backend.kind === "offload") {
+      out.push({ path: "reverse", reason: `the offload device has one uplink: a two-way path between "${ends[0]}" and "${ends[1]}" needs backend vhost-net` });
+    }
+    s.path.slice(1, -1).forEach((p) => {
+      const i = vmNames.get(p);
+      if (i !== undefined && s.vms[i]!.nics !== 2) out.push({ path: `vms[${i}].nics`, reason: `VM "${p}" is inside a reverse path: it needs nics: 2 (forward traffic enters NIC 0, reverse traffic NIC 1)` });
+    });
   }
   if (s.sweep) {
     const target = s.sweep.vm ?? s.path.slice(1, -1).find((p) => vmNames.has(p));

@@ -119,8 +119,10 @@ export class VhostNetFabric implements Fabric {
   static readonly offered: bigint = VHOST_NET_FEATURES;
 
   attachVm(vm: Vm): void {
+    // NIC 0's queues, then NIC 1's: queue q of NIC k is list[k * queues + q].
     const list: VmQueue[] = [];
     vm.guests.forEach((g, q) => {
+      const key = vm.key(vm.nicOf(g));
       const name = g.name;
       const stack = new HostStack(`hoststack-${name}`, this.clock, this.rates, this.stackCycles, this.backlogNs);
       const fabric = this;
@@ -129,7 +131,7 @@ export class VhostNetFabric implements Fabric {
         rx: () => 0,
         tx(burst: Burst): number {
           const n = burst.count;
-          fabric.fromVm(vm, stack, burst);
+          fabric.forward(key, stack, burst);
           return n;
         },
       };
@@ -150,10 +152,6 @@ export class VhostNetFabric implements Fabric {
 
   ingress(name: string, burst: Burst): void {
     this.forward(name, null, burst);
-  }
-
-  private fromVm(vm: Vm, stack: HostStack, burst: Burst): void {
-    this.forward(vm.name, stack, burst);
   }
 
   private sub(k: number): Burst {
@@ -193,7 +191,8 @@ export class VhostNetFabric implements Fabric {
     for (let k = 0; k < burst.count; k++) {
       const i = burst.idx[k]!;
       const { vm, queue } = pickQueue(vms, flowHash(pool, i));
-      const dq = this.queues.get(vms[vm]!)![queue]!;
+      const v = vms[vm]!;
+      const dq = this.queues.get(v)![(v.nicCount === 1 ? 0 : target.nic) * v.spec.queues + queue]!;
       let j = dests.indexOf(dq);
       if (j < 0) {
         j = dests.length;

@@ -1,6 +1,18 @@
-/** Test helpers: run the CLI in-process with stdout and stderr captured. */
-import { vi } from "vitest";
+/** Test helpers: run the CLI in-process with stdout and stderr captured; a scenario's problems as lines. */
+import { expect, vi } from "vitest";
 import { runCli } from "../src/program.js";
+import { ScenarioError, parseScenario } from "../src/scenario/schema.js";
+
+/** The problems of a scenario object as `path: reason` lines ([] when it loads). */
+export function scenarioIssues(x: unknown): string[] {
+  try {
+    parseScenario(x, "s.yaml");
+  } catch (e) {
+    expect(e).toBeInstanceOf(ScenarioError);
+    return (e as ScenarioError).issues.map((i) => `${i.path}: ${i.reason}`);
+  }
+  return [];
+}
 
 export async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = "";

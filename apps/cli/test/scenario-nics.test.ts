@@ -5,17 +5,10 @@
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { Namespaces, has, ip, kernelSkipReason, spawnBounded, uniqueIf, type Child } from "../../../packages/vhost/test/netns-helpers.ts";
 import { runScenario } from "../src/scenario/runner.js";
-import { ScenarioError, parseScenario, type ScenarioInput } from "../src/scenario/schema.js";
+import { scenarioIssues } from "./helpers.js";
+import { parseScenario, type ScenarioInput } from "../src/scenario/schema.js";
 
-const issues = (x: unknown): string[] => {
-  try {
-    parseScenario(x, "s.yaml");
-  } catch (e) {
-    expect(e).toBeInstanceOf(ScenarioError);
-    return (e as ScenarioError).issues.map((i) => `${i.path}: ${i.reason}`);
-  }
-  return [];
-};
+const issues = scenarioIssues;
 
 const ROUTER = {
   kind: "router" as const,

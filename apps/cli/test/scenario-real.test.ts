@@ -13,7 +13,8 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { waitFor } from "../../../packages/vhost/test/vhost-user-dpdk-helpers.ts";
 import { Namespaces, ip, kernelSkipReason, nsExec, uniqueIf } from "../../../packages/vhost/test/netns-helpers.ts";
 import { runScenario } from "../src/scenario/runner.js";
-import { ScenarioError, loadScenarioFile, parseScenario, type ScenarioInput } from "../src/scenario/schema.js";
+import { scenarioIssues } from "./helpers.js";
+import { loadScenarioFile, parseScenario, type ScenarioInput } from "../src/scenario/schema.js";
 
 const cleanups: (() => void | Promise<void>)[] = [];
 afterEach(async () => {
@@ -43,15 +44,7 @@ describe("scenario schema: real peers", () => {
     ],
     path: ["peer", "vm1", "sink"],
   };
-  const issues = (x: unknown): string[] => {
-    try {
-      parseScenario(x, "s.yaml");
-    } catch (e) {
-      expect(e).toBeInstanceOf(ScenarioError);
-      return (e as ScenarioError).issues.map((i) => `${i.path}: ${i.reason}`);
-    }
-    return [];
-  };
+  const issues = scenarioIssues;
 
   it("a path that starts at a real peer has no traffic section; defaults are filled in", () => {
     const s = parseScenario(base, "s.yaml");

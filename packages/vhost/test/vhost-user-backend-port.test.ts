@@ -12,12 +12,13 @@
 //     dpdk-testpmd is not installed. testpmd runs with `-l 0,1 --main-lcore 0`
 //     (its forwarding lcore is core 1); the port is polled here, in
 //     setImmediate turns, between which the vhost-user socket is served.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PacketPool } from "@nfvio/core";
 import { Burst } from "@nfvio/packet";
 import { decodeNetConfig, VIRTIO_F_EVENT_IDX, VIRTIO_F_RING_PACKED, VIRTIO_F_VERSION_1, VIRTIO_NET_F_MAC, VIRTIO_NET_F_MQ, VIRTIO_NET_S_LINK_UP } from "@nfvio/virtio";
+import { importReadmeExample } from "../../../tooling/readme.ts";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { VhostUserPort, VHOST_USER_PORT_COUNTERS } from "../src/vhost-user/backend-port.js";
 import { VirtioUserFrontend, type VirtioUserOptions } from "../src/vhost-user/frontend.js";
@@ -451,17 +452,9 @@ describe.runIf(linux)("VhostUserPort and disabled rings", () => {
 
 describe.runIf(linux)("README: VhostUserPort", () => {
   it("the example runs and gives the documented result", async () => {
-    const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
-    const m = /### VhostUserPort\n[\s\S]*?```ts\n([\s\S]*?)```/.exec(readme);
-    expect(m).not.toBeNull();
-    const file = new URL("./.vhost-user-port-readme-example.ts", import.meta.url);
-    writeFileSync(file, m![1]!.replace('from "@nfvio/vhost"', 'from "../src/index.js"'));
-    try {
-      const mod = (await import(/* @vite-ignore */ file.href)) as { result: unknown };
-      expect(mod.result).toEqual({ connected: true, counters: { "rx.packets": 1, "rx.bytes": 64, "tx.packets": 1, "tx.bytes": 64 } });
-    } finally {
-      rmSync(file, { force: true });
-    }
+    const mod = await importReadmeExample<{ result: unknown }>(new URL("../README.md", import.meta.url), /### VhostUserPort\n[\s\S]*?```ts\n([\s\S]*?)```/, "@nfvio/vhost", import.meta.url);
+    expect(mod).not.toBeNull();
+    expect(mod!.result).toEqual({ connected: true, counters: { "rx.packets": 1, "rx.bytes": 64, "tx.packets": 1, "tx.bytes": 64 } });
   });
 });
 

@@ -8,8 +8,8 @@
  * moves as 32-bit words, unrolled by four, and the tail byte by byte;
  * otherwise the copy goes byte by byte. A typed-array `set(subarray())`
  * would allocate a view per call, so it is never used here.
- * {@link readFromChain} / {@link writeToChain} do the chain walk for control
- * paths and headers.
+ * The chain walks that use it (`readChainViews`, `writeChainViews`,
+ * `readFromChain`, `writeToChain`) are in `chain.ts`.
  */
 
 /** Byte and 32-bit views over one whole buffer, for {@link copyBytes}. */

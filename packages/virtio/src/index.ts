@@ -19,7 +19,7 @@ export {
   type SplitDriverOptions,
   type SplitIndirectArea,
 } from "./split.js";
-export { readFromChain, writeToChain } from "./chain.js";
+export { GuestSpace, guestSpace, readChainViews, readFromChain, viewsOf, writeChainViews, writeToChain } from "./chain.js";
 export { byteViews, copyBytes, type ByteViews } from "./bytes.js";
 export { registerRing, ringFactory, ringKinds, type RingFactory, type RingPlacement, type RingStart } from "./rings.js";
 export * from "./features.js";

@@ -124,7 +124,7 @@ import {
   type RegionSpec,
   type RingPlacement,
 } from "@nfvio/virtio";
-import { byteViews, copyBytes, type ByteViews } from "@nfvio/virtio";
+import { byteViews, guestSpace, readChainViews, writeChainViews, type ByteViews, type GuestSpace } from "@nfvio/virtio";
 import { getPacketNetHeader, setPacketNetHeader } from "./meta.js";
 import type { Doorbell, InterruptTarget, KickTarget } from "./notify.js";
 
@@ -132,7 +132,6 @@ import type { Doorbell, InterruptTarget, KickTarget } from "./notify.js";
 const decodeHdr = decodeNetHeader;
 const encodeHdr = encodeNetHeader;
 const readChain = readFromChain;
-const copy = copyBytes;
 const getMeta = getPacketNetHeader;
 const setMeta = setPacketNetHeader;
 const F_NEEDS_CSUM = VIRTIO_NET_HDR_F_NEEDS_CSUM;
@@ -599,8 +598,8 @@ export class VhostNetDevice implements KickTarget {
   private readonly hdrBytes = new Uint8Array(32);
   private readonly hdrViews: ByteViews;
   private readonly poolViews: ByteViews;
-  private readonly regionViews: ByteViews[];
-  private readonly regionBase: Float64Array;
+  /** The guest memory's regions as views, for the chain copies. */
+  private readonly space: GuestSpace;
   /** TX frames held for `host.rx()` when there is no uplink. */
   private readonly backlog: Link;
   // Precomputed charges.
@@ -662,8 +661,7 @@ export class VhostNetDevice implements KickTarget {
     }
     if (hostBacklog > LINK_MAX_CAPACITY) throw new VirtioError("usage", `hostBacklog ${hostBacklog} must be at most ${LINK_MAX_CAPACITY}`);
     this.mem = new GuestMemory(setup.regions);
-    this.regionViews = this.mem.regions.map((r) => byteViews(r.bytes.buffer));
-    this.regionBase = Float64Array.from(this.mem.regions, (r) => r.bytes.byteOffset);
+    this.space = guestSpace(this.mem);
     this.poolViews = byteViews(this.pool.data.buffer);
     this.hdrViews = byteViews(this.hdrBytes.buffer);
 
@@ -914,24 +912,8 @@ export class VhostNetDevice implements KickTarget {
 
   /** Copy `len` bytes of chain `ch`'s readable part, from byte `from`, to the host pool at `dst`. Returns copy calls (segments touched). */
   private copyFromChain(ch: DescChain, from: number, dst: number, len: number): number {
-    let skip = from;
-    let done = 0;
-    let calls = 0;
-    for (let s = 0; s < ch.readable && done < len; s++) {
-      const segLen = ch.len[s]!;
-      if (skip >= segLen) {
-        skip -= segLen;
-        continue;
-      }
-      let n = segLen - skip;
-      if (n > len - done) n = len - done;
-      const r = ch.region[s]!;
-      copy(this.regionViews[r]!, this.regionBase[r]! + ch.offset[s]! + skip, this.poolViews, dst + done, n);
-      skip = 0;
-      done += n;
-      calls++;
-    }
-    return calls;
+    readChainViews(this.space, ch, from, this.poolViews, dst, len);
+    return this.space.segments;
   }
 
   /** True when the TX header asks only for what was negotiated and points inside the frame (virtio_net_hdr_to_skb's checks). */
@@ -1136,21 +1118,11 @@ export class VhostNetDevice implements KickTarget {
         skip -= ch.writeBytes;
         continue;
       }
-      for (let g = ch.readable; g < ch.count && done < len; g++) {
-        const segLen = ch.len[g]!;
-        if (skip >= segLen) {
-          skip -= segLen;
-          continue;
-        }
-        let n = segLen - skip;
-        if (n > len - done) n = len - done;
-        const r = ch.region[g]!;
-        copy(src, s + done, this.regionViews[r]!, this.regionBase[r]! + ch.offset[g]! + skip, n);
-        written[slot] = written[slot]! + n;
-        skip = 0;
-        done += n;
-        calls++;
-      }
+      const n = writeChainViews(this.space, ch, skip, src, s + done, len - done);
+      written[slot] = written[slot]! + n;
+      skip = 0;
+      done += n;
+      calls += this.space.segments;
     }
     return calls;
   }

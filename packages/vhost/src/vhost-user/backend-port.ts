@@ -50,8 +50,7 @@
 import { CounterSet, counterIndex, type Port } from "@nfvio/core";
 import type { Burst, PacketPool } from "@nfvio/packet";
 import { parseMac } from "@nfvio/packet";
-import { DescChain, encodeNetConfig, netHeaderSize, NET_CONFIG_SIZE, VIRTIO_NET_F_MAC, VIRTIO_NET_F_MQ, VIRTIO_NET_S_LINK_UP } from "@nfvio/virtio";
-import { readChain } from "./copy.js";
+import { DescChain, encodeNetConfig, netHeaderSize, readFromChain, NET_CONFIG_SIZE, VIRTIO_NET_F_MAC, VIRTIO_NET_F_MQ, VIRTIO_NET_S_LINK_UP } from "@nfvio/virtio";
 import { silentLogger, type Logger, type VhostUserDevice, type VhostUserVring } from "./device.js";
 import { NET_DEVICE_FEATURES } from "./net.js";
 import { RX_NO_BUFFER, RxFill } from "./rx-fill.js";
@@ -349,7 +348,7 @@ export class VhostUserPort implements Port, VhostUserDevice {
       else if (len > max) counts[RX_OVERSIZE]! += 1;
       else {
         const i = idx[k]!;
-        readChain(mem, c, hdr, data, pool.start(i), len);
+        readFromChain(mem, c, hdr, data, pool.start(i), len);
         pool.len[i] = len;
         pool.port[i] = portId;
         if (count) {

@@ -56,6 +56,7 @@
 import {
   DescChain,
   netHeaderSize,
+  readFromChain,
   VIRTIO_F_EVENT_IDX,
   VIRTIO_F_INDIRECT_DESC,
   VIRTIO_F_RING_PACKED,
@@ -66,7 +67,6 @@ import {
   type GuestMemory,
   type QueueStats,
 } from "@nfvio/virtio";
-import { readChain } from "./copy.js";
 import { silentLogger, type Logger, type VhostUserDevice, type VhostUserVring } from "./device.js";
 import { RX_NO_BUFFER, RxFill } from "./rx-fill.js";
 import { VnfStage, type FrameProcessor } from "./vnf-device.js";
@@ -419,7 +419,7 @@ export class VhostUserNetDevice implements VhostUserDevice {
         txc.bytes += len;
         if (tx.enabled) {
           const o = stage.slot(m, inPort, len);
-          readChain(mem, c, hdr, scratch, o, len);
+          readFromChain(mem, c, hdr, scratch, o, len);
           m++;
         }
       }
@@ -486,7 +486,7 @@ export class VhostUserNetDevice implements VhostUserDevice {
       f.write(mem, 0, bytes!, off, len);
     } else if (this.mode === "macswap" && len >= 12) {
       const hdr = this.hdr;
-      readChain(mem, src, hdr, this.mac, 0, 12);
+      readFromChain(mem, src, hdr, this.mac, 0, 12);
       const m = this.mac;
       for (let i = 0; i < 6; i++) {
         const t = m[i]!;

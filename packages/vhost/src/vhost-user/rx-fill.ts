@@ -22,8 +22,8 @@
  * The chains are made when the ring starts ({@link RxFill.reset}) and
  * reused: nothing is allocated per frame.
  */
-import { DescChain, netHeaderSize, VIRTIO_NET_F_MRG_RXBUF, type DeviceQueue, type GuestMemory } from "@nfvio/virtio";
-import { copyChainToChain, writeChain } from "./copy.js";
+import { DescChain, netHeaderSize, VIRTIO_NET_F_MRG_RXBUF, writeToChain, type DeviceQueue, type GuestMemory } from "@nfvio/virtio";
+import { copyChainToChain } from "./copy.js";
 
 /** Most receive buffers one frame may take with MRG_RXBUF. */
 export const MAX_MERGE = 32;
@@ -157,7 +157,7 @@ export class RxFill {
       h[10] = k & 0xff;
       h[11] = k >>> 8;
     }
-    writeChain(mem, this.use[0]!, 0, h, 0, this.hdr);
+    writeToChain(mem, this.use[0]!, 0, h, 0, this.hdr);
   }
 
   /** Copy `n` bytes of `src`'s readable part (from offset `from`) to frame offset `at`. */
@@ -182,7 +182,7 @@ export class RxFill {
         continue;
       }
       // Either copy stops at the end of r's writable part.
-      done += src !== null ? copyChainToChain(mem, src, from + done, r, pos, n - done) : writeChain(mem, r, pos, bytes!, from + done, n - done);
+      done += src !== null ? copyChainToChain(mem, src, from + done, r, pos, n - done) : writeToChain(mem, r, pos, bytes!, from + done, n - done);
       pos = 0;
     }
   }

@@ -56,19 +56,7 @@ class OutBuf {
   }
   u32(v: number): void {
     this.reserve(4);
-    const b = this.bytes;
-    const o = this.length;
-    if (this.le) {
-      b[o] = v;
-      b[o + 1] = v >>> 8;
-      b[o + 2] = v >>> 16;
-      b[o + 3] = v >>> 24;
-    } else {
-      b[o] = v >>> 24;
-      b[o + 1] = v >>> 16;
-      b[o + 2] = v >>> 8;
-      b[o + 3] = v;
-    }
+    this.u32At(this.length, v);
     this.length += 4;
   }
   /** Write a u32 at an earlier position (block lengths). */

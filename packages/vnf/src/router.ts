@@ -723,17 +723,28 @@ export class Router implements Vnf {
     return drop(DropReason.Control);
   }
 
-  private local4(b: Uint8Array, o: number, ip: number, ihl: number, tot: number, port: number, c: Float64Array): number {
-    const l4 = ip + ihl;
-    if (!this.cfg.icmp.echo || b[ip + 9] !== 1 || tot - ihl < 8 || b[l4] !== 8 || (rd16(b, ip + 6) & 0x3fff) !== 0) return drop(DropReason.Local);
-    // Echo reply (RFC 792): same identifier, sequence and data; addresses swapped.
-    const len = ETH + tot;
+  /**
+   * A reply in the outbox: the `len`-byte frame at `b[o..]` copied, addressed
+   * back to its sender from port `port`'s MAC. Returns its offset in the
+   * outbox, or -1 when the outbox is full.
+   */
+  private replyFrame(b: Uint8Array, o: number, len: number, port: number): number {
     const at = this.outbox.alloc(len, port);
-    if (at < 0) return drop(DropReason.Local);
+    if (at < 0) return -1;
     const ob = this.outbox.bytes;
     ob.set(b.subarray(o, o + len), at);
     ob.set(b.subarray(o + 6, o + 12), at);
     ob.set(this.portMac.subarray(port * 6, port * 6 + 6), at + 6);
+    return at;
+  }
+
+  private local4(b: Uint8Array, o: number, ip: number, ihl: number, tot: number, port: number, c: Float64Array): number {
+    const l4 = ip + ihl;
+    if (!this.cfg.icmp.echo || b[ip + 9] !== 1 || tot - ihl < 8 || b[l4] !== 8 || (rd16(b, ip + 6) & 0x3fff) !== 0) return drop(DropReason.Local);
+    // Echo reply (RFC 792): same identifier, sequence and data; addresses swapped.
+    const at = this.replyFrame(b, o, ETH + tot, port);
+    if (at < 0) return drop(DropReason.Local);
+    const ob = this.outbox.bytes;
     const nip = at + ETH;
     ob.set(b.subarray(ip + 16, ip + 20), nip + 12);
     ob.set(b.subarray(ip + 12, ip + 16), nip + 16);
@@ -902,13 +913,9 @@ export class Router implements Vnf {
     const icmp = ip + 40;
     if (!this.cfg.icmp.echo || b[ip + 6] !== 58 || plen < 8 || b[icmp] !== 128) return drop(DropReason.Local);
     // Echo reply (RFC 4443 §4.2) from the address the request was sent to.
-    const len = ETH + 40 + plen;
-    const at = this.outbox.alloc(len, port);
+    const at = this.replyFrame(b, o, ETH + 40 + plen, port);
     if (at < 0) return drop(DropReason.Local);
     const ob = this.outbox.bytes;
-    ob.set(b.subarray(o, o + len), at);
-    ob.set(b.subarray(o + 6, o + 12), at);
-    ob.set(this.portMac.subarray(port * 6, port * 6 + 6), at + 6);
     const nip = at + ETH;
     ob.set(b.subarray(ip + 24, ip + 40), nip + 8);
     ob.set(b.subarray(ip + 8, ip + 24), nip + 24);
